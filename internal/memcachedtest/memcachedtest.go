@@ -1,0 +1,271 @@
+// Package memcachedtest starts real memcached processes for tests.
+//
+// [Start] launches a memcached on a free loopback port, waits until it answers
+// the "version" command, and kills it when the test ends. The returned
+// [Server] can be stopped, restarted on the same address, and paused (so that
+// it accepts connections but never answers), which is what fault tests need.
+//
+// The memcached binary is looked up in $AUTHGATE_MEMCACHED, then on PATH. When
+// it is missing the test is skipped with a message saying how to install it,
+// unless AUTHGATE_REQUIRE_MEMCACHED=1, in which case the test fails (CI sets
+// it, so that a missing binary can never turn into a silent pass).
+package memcachedtest
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const (
+	// RequireEnv names the variable that turns a missing binary into a failure.
+	RequireEnv = "AUTHGATE_REQUIRE_MEMCACHED"
+	// BinaryEnv names the variable that may hold the path of the memcached binary.
+	BinaryEnv = "AUTHGATE_MEMCACHED"
+
+	startTimeout = 10 * time.Second
+	startTries   = 5
+)
+
+// Server is one memcached process owned by a test. It is safe for concurrent use.
+type Server struct {
+	tb   testing.TB
+	bin  string
+	addr string
+
+	mu     sync.Mutex // guards proc and paused
+	proc   *process   // nil when stopped
+	paused bool
+}
+
+// process is one run of the memcached binary.
+type process struct {
+	cmd    *exec.Cmd
+	exited chan struct{} // closed once cmd has been waited for
+}
+
+// Start launches memcached on a free 127.0.0.1 port and registers its
+// shutdown with tb.Cleanup. It skips (or fails, under RequireEnv) when no
+// memcached binary is installed.
+func Start(tb testing.TB) *Server {
+	tb.Helper()
+	bin, err := binary()
+	if err != nil {
+		msg := fmt.Sprintf("memcachedtest: %v; install memcached (Debian/Ubuntu: apt-get install memcached; macOS: brew install memcached) or run `make test`, which installs it", err)
+		if os.Getenv(RequireEnv) == "1" {
+			tb.Fatal(msg)
+		}
+		tb.Skip(msg)
+	}
+	s := &Server{tb: tb, bin: bin}
+	var lastErr error
+	for range startTries {
+		port, err := freePort()
+		if err != nil {
+			tb.Fatalf("memcachedtest: finding a free port: %v", err)
+		}
+		s.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		if lastErr = s.start(); lastErr == nil {
+			tb.Cleanup(s.kill)
+			return s
+		}
+	}
+	tb.Fatalf("memcachedtest: starting memcached: %v", lastErr)
+	return nil
+}
+
+// Addr returns the host:port the server listens on; it stays the same across
+// [Server.Restart].
+func (s *Server) Addr() string { return s.addr }
+
+// PID returns the process id of the running memcached, or 0 when stopped.
+func (s *Server) PID() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.proc == nil {
+		return 0
+	}
+	return s.proc.cmd.Process.Pid
+}
+
+// Stop kills the memcached process and waits for it to exit. Clients see
+// connection refused until [Server.Restart].
+func (s *Server) Stop() {
+	s.tb.Helper()
+	s.kill()
+}
+
+// Restart starts a fresh, empty memcached on the same address. It fails the
+// test when the address cannot be bound again within a few seconds.
+func (s *Server) Restart() {
+	s.tb.Helper()
+	s.kill()
+	deadline := time.Now().Add(startTimeout)
+	for {
+		err := s.start()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.tb.Fatalf("memcachedtest: restarting memcached on %s: %v", s.addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Pause freezes the process (SIGSTOP): the kernel still accepts connections
+// but nothing is answered, as with a memcached that hangs.
+func (s *Server) Pause() {
+	s.tb.Helper()
+	s.signal(syscall.SIGSTOP, true)
+}
+
+// Resume undoes [Server.Pause].
+func (s *Server) Resume() {
+	s.tb.Helper()
+	s.signal(syscall.SIGCONT, false)
+}
+
+func (s *Server) signal(sig syscall.Signal, paused bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.proc == nil {
+		s.tb.Fatalf("memcachedtest: %v on a stopped server", sig)
+	}
+	if err := s.proc.cmd.Process.Signal(sig); err != nil {
+		s.tb.Fatalf("memcachedtest: sending %v: %v", sig, err)
+	}
+	s.paused = paused
+}
+
+func (s *Server) start() error {
+	_, port, _ := net.SplitHostPort(s.addr)
+	args := []string{
+		"-l", "127.0.0.1",
+		"-p", port,
+		"-U", "0", // no UDP
+		"-m", "64", // MiB of item memory
+		"-c", "1024", // connections
+		"-t", "2", // threads
+	}
+	if os.Geteuid() == 0 {
+		// memcached refuses to run as root without naming a user.
+		if u, err := user.Current(); err == nil {
+			args = append(args, "-u", u.Username)
+		}
+	}
+	cmd := exec.Command(s.bin, args...)
+	cmd.SysProcAttr = sysProcAttr()
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	p := &process{cmd: cmd, exited: make(chan struct{})}
+	var waitErr error
+	go func() {
+		waitErr = cmd.Wait()
+		s.mu.Lock()
+		if s.proc == p {
+			s.proc = nil
+		}
+		s.mu.Unlock()
+		close(p.exited)
+	}()
+
+	deadline := time.Now().Add(startTimeout)
+	for {
+		if _, err := Version(s.addr, 200*time.Millisecond); err == nil {
+			s.mu.Lock()
+			s.proc, s.paused = p, false
+			s.mu.Unlock()
+			return nil
+		}
+		select {
+		case <-p.exited:
+			return fmt.Errorf("memcached exited (%v): %s", waitErr, strings.TrimSpace(stderr.String()))
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			<-p.exited
+			return fmt.Errorf("memcached on %s did not answer within %v", s.addr, startTimeout)
+		}
+	}
+}
+
+func (s *Server) kill() {
+	s.mu.Lock()
+	p, paused := s.proc, s.paused
+	s.mu.Unlock()
+	if p == nil {
+		return
+	}
+	if paused {
+		_ = p.cmd.Process.Signal(syscall.SIGCONT)
+	}
+	_ = p.cmd.Process.Kill()
+	select {
+	case <-p.exited:
+	case <-time.After(startTimeout):
+		s.tb.Errorf("memcachedtest: memcached pid %d did not exit after SIGKILL", p.cmd.Process.Pid)
+	}
+}
+
+// Version sends the memcached "version" command to addr and returns the
+// version it reports, proving that a real memcached answers there.
+func Version(addr string, timeout time.Duration) (string, error) {
+	conn, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(time.Now().Add(timeout)); err != nil {
+		return "", err
+	}
+	if _, err := conn.Write([]byte("version\r\n")); err != nil {
+		return "", err
+	}
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	v, ok := strings.CutPrefix(strings.TrimRight(line, "\r\n"), "VERSION ")
+	if !ok {
+		return "", fmt.Errorf("unexpected answer to version: %q", line)
+	}
+	return v, nil
+}
+
+func binary() (string, error) {
+	if p := os.Getenv(BinaryEnv); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("%s=%s: %w", BinaryEnv, p, err)
+		}
+		return p, nil
+	}
+	p, err := exec.LookPath("memcached")
+	if err != nil {
+		return "", errors.New("no memcached binary on PATH")
+	}
+	return p, nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
