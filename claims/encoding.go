@@ -1,0 +1,246 @@
+package claims
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"time"
+)
+
+// encodingVersion is the first byte of every encoded Principal. A decoder
+// meeting another version refuses the data, so a change of format makes old
+// cache entries misses rather than misreadings.
+const encodingVersion = 1
+
+// Presence bits for the optional times.
+const (
+	hasIssuedAt = 1 << iota
+	hasNotBefore
+	hasExpiresAt
+)
+
+var errEncoding = errors.New("claims: malformed encoded principal")
+
+// MarshalBinary encodes p compactly for the cache. UnmarshalBinary gives back
+// a Principal equal to p (reflect.DeepEqual) whenever p's times are in UTC
+// and its empty sets and maps are nil, as Mapping.Decode produces them.
+//
+// Layout (version 1): version byte; Subject, AuthorizedParty, OrgID, OrgName,
+// GrantType, Issuer, TokenID as strings; Scopes, Permissions, Audience as
+// string lists; a byte of presence bits then each present time as varint
+// seconds and uvarint nanoseconds; Kind; Custom and Enrichment as
+// key-sorted lists. A string is a uvarint length and its bytes.
+func (p *Principal) MarshalBinary() ([]byte, error) {
+	b := make([]byte, 0, 256)
+	b = append(b, encodingVersion)
+	for _, s := range [...]string{p.Subject, p.AuthorizedParty, p.OrgID, p.OrgName, p.GrantType, p.Issuer, p.TokenID} {
+		b = appendString(b, s)
+	}
+	b = appendStrings(b, p.Scopes.items)
+	b = appendStrings(b, p.Permissions.items)
+	b = appendStrings(b, p.Audience)
+
+	var flags byte
+	times := [...]time.Time{p.IssuedAt, p.NotBefore, p.ExpiresAt}
+	for i, t := range times {
+		if !t.IsZero() {
+			flags |= 1 << i
+		}
+	}
+	b = append(b, flags)
+	for _, t := range times {
+		if !t.IsZero() {
+			b = binary.AppendVarint(b, t.Unix())
+			b = binary.AppendUvarint(b, uint64(t.Nanosecond()))
+		}
+	}
+	b = append(b, byte(p.Kind))
+
+	b = binary.AppendUvarint(b, uint64(len(p.Custom)))
+	for _, k := range slices.Sorted(maps.Keys(p.Custom)) {
+		b = appendString(b, k)
+		b = appendString(b, string(p.Custom[k]))
+	}
+	b = binary.AppendUvarint(b, uint64(len(p.Enrichment)))
+	for _, k := range slices.Sorted(maps.Keys(p.Enrichment)) {
+		b = appendString(b, k)
+		b = appendStrings(b, p.Enrichment[k])
+	}
+	return b, nil
+}
+
+// UnmarshalBinary decodes data written by MarshalBinary into p. It rejects
+// anything else — another version, truncated or trailing bytes, unsorted
+// sets, invalid JSON in a custom claim — without panicking, whatever the
+// input.
+func (p *Principal) UnmarshalBinary(data []byte) error {
+	d := decoder{b: data}
+	if d.byte() != encodingVersion {
+		return fmt.Errorf("%w: unknown version", errEncoding)
+	}
+	var q Principal
+	for _, s := range [...]*string{&q.Subject, &q.AuthorizedParty, &q.OrgID, &q.OrgName, &q.GrantType, &q.Issuer, &q.TokenID} {
+		*s = d.string()
+	}
+	q.Scopes = d.set()
+	q.Permissions = d.set()
+	q.Audience = d.strings()
+
+	flags := d.byte()
+	if flags&^(hasIssuedAt|hasNotBefore|hasExpiresAt) != 0 {
+		d.fail()
+	}
+	for i, t := range [...]*time.Time{&q.IssuedAt, &q.NotBefore, &q.ExpiresAt} {
+		if flags&(1<<i) != 0 {
+			*t = d.time()
+		}
+	}
+	q.Kind = Kind(d.byte())
+	if int(q.Kind) >= len(kindNames) {
+		d.fail()
+	}
+
+	if n := d.count(2); n > 0 {
+		q.Custom = make(map[string]json.RawMessage, n)
+		prev := ""
+		for i := range n {
+			k, v := d.string(), d.string()
+			if (i > 0 && k <= prev) || !json.Valid([]byte(v)) {
+				d.fail()
+				break
+			}
+			q.Custom[k], prev = json.RawMessage(v), k
+		}
+	}
+	if n := d.count(2); n > 0 {
+		q.Enrichment = make(map[string][]string, n)
+		prev := ""
+		for i := range n {
+			k := d.string()
+			if i > 0 && k <= prev {
+				d.fail()
+				break
+			}
+			q.Enrichment[k], prev = d.strings(), k
+		}
+	}
+	if d.err || len(d.b) != 0 {
+		return errEncoding
+	}
+	*p = q
+	return nil
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func appendStrings(b []byte, ss []string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(ss)))
+	for _, s := range ss {
+		b = appendString(b, s)
+	}
+	return b
+}
+
+// decoder reads the encoding; after the first error every read returns a
+// zero value and err stays set.
+type decoder struct {
+	b   []byte
+	err bool
+}
+
+func (d *decoder) fail() { d.err, d.b = true, nil }
+
+func (d *decoder) byte() byte {
+	if len(d.b) < 1 {
+		d.fail()
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+// count reads a number of items that each take at least min bytes, refusing
+// counts the remaining input cannot hold (so a forged count cannot make the
+// decoder allocate).
+func (d *decoder) count(min int) int {
+	n := d.uvarint()
+	if n > uint64(len(d.b)/min) {
+		d.fail()
+		return 0
+	}
+	return int(n)
+}
+
+func (d *decoder) string() string {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.fail()
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
+
+func (d *decoder) strings() []string {
+	n := d.count(1)
+	if n == 0 {
+		return nil
+	}
+	ss := make([]string, n)
+	for i := range ss {
+		ss[i] = d.string()
+	}
+	return ss
+}
+
+// set reads a list that must already be sorted and free of duplicates and
+// empty strings, as Set keeps it.
+func (d *decoder) set() Set {
+	ss := d.strings()
+	for i, s := range ss {
+		if s == "" || (i > 0 && s <= ss[i-1]) {
+			d.fail()
+			return Set{}
+		}
+	}
+	return Set{items: ss}
+}
+
+func (d *decoder) time() time.Time {
+	sec, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail()
+		return time.Time{}
+	}
+	d.b = d.b[n:]
+	nsec := d.uvarint()
+	if nsec >= 1e9 || sec == math.MinInt64 {
+		d.fail()
+		return time.Time{}
+	}
+	t := time.Unix(sec, int64(nsec)).UTC()
+	if t.IsZero() {
+		// The zero time is encoded by its absent presence bit, never as a value.
+		d.fail()
+	}
+	return t
+}
