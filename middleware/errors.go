@@ -4,8 +4,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/authgate/authgate/internal/bearer"
 )
 
 // Error codes of RFC 6750 §3.1, and OAuth's temporarily_unavailable for 503.
@@ -73,51 +74,5 @@ func WriteError(w http.ResponseWriter, _ *http.Request, e *Error) {
 // attribute appears at most once, and characters a quoted-string may not
 // carry are dropped (RFC 6750 §3).
 func Challenge(e *Error) string {
-	var b strings.Builder
-	b.WriteString(`Bearer realm="`)
-	b.WriteString(sanitize(e.Realm))
-	b.WriteByte('"')
-	for _, attr := range [...]struct{ name, value string }{
-		{"error", e.Code},
-		{"error_description", e.Description},
-		{"scope", e.Scope},
-	} {
-		if attr.value == "" {
-			continue
-		}
-		b.WriteString(", ")
-		b.WriteString(attr.name)
-		b.WriteString(`="`)
-		b.WriteString(sanitize(attr.value))
-		b.WriteByte('"')
-	}
-	return b.String()
-}
-
-// quotable reports whether s needs no sanitizing: only %x20-21 / %x23-5B /
-// %x5D-7E, the characters RFC 6750 allows in attribute values.
-func quotable(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !allowedInQuotes(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func sanitize(s string) string {
-	if quotable(s) {
-		return s
-	}
-	b := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		if allowedInQuotes(s[i]) {
-			b = append(b, s[i])
-		}
-	}
-	return string(b)
-}
-
-func allowedInQuotes(c byte) bool {
-	return c >= 0x20 && c <= 0x7e && c != '"' && c != '\\'
+	return bearer.Challenge(e.Realm, e.Code, e.Description, e.Scope)
 }

@@ -73,7 +73,7 @@ func New(auth Authenticator, cfg Config, opts ...Option) (*Middleware, error) {
 	if cfg.Realm == "" {
 		cfg.Realm = "api"
 	}
-	if !quotable(cfg.Realm) {
+	if !bearer.Quotable(cfg.Realm) {
 		return nil, fmt.Errorf("middleware: realm %q has characters a quoted-string cannot carry", cfg.Realm)
 	}
 	if cfg.MaxTokenBytes == 0 {

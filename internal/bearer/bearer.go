@@ -80,3 +80,56 @@ func isTokenChar(c byte) bool {
 	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' ||
 		c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/'
 }
+
+// Challenge returns a WWW-Authenticate value:
+// Bearer realm="…", error="…", error_description="…", scope="…", leaving
+// out empty attributes. Characters a quoted-string may not carry (RFC 6750
+// §3: only %x20-21 / %x23-5B / %x5D-7E) are dropped.
+func Challenge(realm, code, description, scope string) string {
+	var b strings.Builder
+	b.WriteString(`Bearer realm="`)
+	b.WriteString(sanitize(realm))
+	b.WriteByte('"')
+	for _, attr := range [...]struct{ name, value string }{
+		{"error", code},
+		{"error_description", description},
+		{"scope", scope},
+	} {
+		if attr.value == "" {
+			continue
+		}
+		b.WriteString(", ")
+		b.WriteString(attr.name)
+		b.WriteString(`="`)
+		b.WriteString(sanitize(attr.value))
+		b.WriteByte('"')
+	}
+	return b.String()
+}
+
+// Quotable reports whether s can go into a challenge attribute unchanged.
+func Quotable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !allowedInQuotes(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func sanitize(s string) string {
+	if Quotable(s) {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if allowedInQuotes(s[i]) {
+			b = append(b, s[i])
+		}
+	}
+	return string(b)
+}
+
+func allowedInQuotes(c byte) bool {
+	return c >= 0x20 && c <= 0x7e && c != '"' && c != '\\'
+}
