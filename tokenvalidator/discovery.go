@@ -1,0 +1,75 @@
+package tokenvalidator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/authgate/authgate/claims"
+)
+
+// maxProviderResponse bounds what is read from a provider's answer.
+const maxProviderResponse = 1 << 20
+
+// Metadata is the part of an issuer's OpenID Connect discovery document
+// (or RFC 8414 metadata) that authgate uses.
+type Metadata struct {
+	Issuer                string `json:"issuer"`
+	JWKSURI               string `json:"jwks_uri"`
+	TokenEndpoint         string `json:"token_endpoint"`
+	UserinfoEndpoint      string `json:"userinfo_endpoint"`
+	IntrospectionEndpoint string `json:"introspection_endpoint"`
+	RevocationEndpoint    string `json:"revocation_endpoint"`
+}
+
+// Discover fetches issuer's discovery document
+// (issuer + "/.well-known/openid-configuration"). The document must name the
+// same issuer (OpenID Connect Discovery §4.3) and an absolute jwks_uri, over
+// https when the issuer is https. A nil client means http.DefaultClient
+// with ctx's deadline.
+func Discover(ctx context.Context, client *http.Client, issuer string) (*Metadata, error) {
+	if client == nil {
+		client = http.DefaultClient
+	}
+	u := strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration"
+	var md Metadata
+	if err := getJSON(ctx, client, u, &md); err != nil {
+		return nil, fmt.Errorf("tokenvalidator: discovery: %w: %w", claims.ErrUnavailable, err)
+	}
+	if md.Issuer != issuer {
+		return nil, fmt.Errorf("tokenvalidator: discovery: document names issuer %q, want %q", md.Issuer, issuer)
+	}
+	ju, err := url.Parse(md.JWKSURI)
+	if err != nil || !ju.IsAbs() || ju.Host == "" || (ju.Scheme != "https" && ju.Scheme != "http") {
+		return nil, errors.New("tokenvalidator: discovery: jwks_uri is not an absolute http(s) URL")
+	}
+	if strings.HasPrefix(issuer, "https://") && ju.Scheme != "https" {
+		return nil, errors.New("tokenvalidator: discovery: an https issuer's jwks_uri must be https")
+	}
+	return &md, nil
+}
+
+func getJSON(ctx context.Context, client *http.Client, u string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", u, resp.Status)
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxProviderResponse)).Decode(v); err != nil {
+		return fmt.Errorf("GET %s: %w", u, err)
+	}
+	return nil
+}

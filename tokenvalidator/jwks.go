@@ -1,0 +1,284 @@
+package tokenvalidator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jws"
+
+	"github.com/authgate/authgate/claims"
+)
+
+// JWKSConfig configures a [JWKS] validator. Zero values are the documented
+// defaults; Issuer and Audiences are required.
+type JWKSConfig struct {
+	// Issuer is the exact iss a token must carry, e.g.
+	// "https://tenant.auth0.com/" (Auth0's has a trailing slash).
+	Issuer string
+	// Audiences lists this API's identifiers; a token's aud must name one.
+	Audiences []string
+	// JWKSURL is where the issuer publishes its keys. Default: the jwks_uri
+	// of the issuer's OpenID discovery document, fetched on first use.
+	JWKSURL string
+	// Algorithms is the allowlist of signature algorithms. Default: RS256,
+	// RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA. "none" is
+	// never allowed; HS256/384/512 only together with SharedSecret.
+	Algorithms []string
+	// SharedSecret, when set, verifies tokens signed with an HMAC algorithm
+	// listed in Algorithms. HMAC keys are never taken from the JWKS.
+	SharedSecret []byte
+	// Leeway is the clock skew tolerated on exp, nbf and iat. Default 30s.
+	Leeway time.Duration
+	// RequireType demands the RFC 9068 header typ "at+jwt" (or
+	// "application/at+jwt"). Off by default because Auth0's default token
+	// dialect sends "JWT". Either way a typ naming another kind of JWT (an
+	// ID token's, a logout token's…) is refused.
+	RequireType bool
+	// MaxTokenBytes bounds the token's length. Default 16 KiB.
+	MaxTokenBytes int
+	// RefreshInterval is how often the JWKS is re-fetched in the background.
+	// Default 10 minutes; at least one second.
+	RefreshInterval time.Duration
+	// UnknownKeyInterval is the least time between two fetches forced by a
+	// token whose kid is not in the key set, so that a flood of made-up kids
+	// cannot become a flood of fetches. Default 30s.
+	UnknownKeyInterval time.Duration
+	// UnknownKeyWait bounds how long a request with an unknown kid waits for
+	// the fetch in flight. Default 1s.
+	UnknownKeyWait time.Duration
+	// FetchTimeout bounds each discovery or JWKS fetch. Default 5s.
+	FetchTimeout time.Duration
+	// Mapping says where the provider puts organization, permissions and
+	// custom claims, and which clients are first-party.
+	Mapping claims.Mapping
+}
+
+var defaultAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+
+// JWKS validates JWT access tokens locally against an issuer's published
+// keys. It is safe for concurrent use; Close stops its background refresh.
+type JWKS struct {
+	cfg     JWKSConfig
+	allowed map[jwa.SignatureAlgorithm]bool
+	keys    *keySet
+	o       options
+}
+
+// NewJWKS checks cfg, starts the background refresh of the issuer's keys and
+// makes the first fetch, waiting for it within ctx. A first fetch that fails
+// is not an error: the validator answers ErrUnavailable and fetches again,
+// rate-limited, on later requests — so a service can start while its
+// provider is down. Configuration mistakes are errors.
+func NewJWKS(ctx context.Context, cfg JWKSConfig, opts ...Option) (*JWKS, error) {
+	cfg, allowed, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	o := buildOptions(cfg.FetchTimeout, opts)
+	v := &JWKS{cfg: cfg, allowed: allowed, keys: newKeySet(cfg, o), o: o}
+	if err := v.keys.start(ctx); err != nil {
+		o.logger.Warn("tokenvalidator: first JWKS fetch failed; will retry on demand")
+	}
+	return v, nil
+}
+
+func (cfg JWKSConfig) withDefaults() (JWKSConfig, map[jwa.SignatureAlgorithm]bool, error) {
+	if cfg.Issuer == "" {
+		return cfg, nil, errors.New("tokenvalidator: JWKSConfig.Issuer is required")
+	}
+	if len(cfg.Audiences) == 0 || slices.Contains(cfg.Audiences, "") {
+		return cfg, nil, errors.New("tokenvalidator: JWKSConfig.Audiences needs at least one non-empty audience")
+	}
+	if cfg.Algorithms == nil {
+		cfg.Algorithms = defaultAlgorithms
+	}
+	allowed := make(map[jwa.SignatureAlgorithm]bool, len(cfg.Algorithms))
+	for _, name := range cfg.Algorithms {
+		alg := jwa.SignatureAlgorithm(name)
+		switch {
+		case alg == jwa.NoSignature || strings.EqualFold(name, "none"):
+			return cfg, nil, errors.New(`tokenvalidator: algorithm "none" can never be allowed`)
+		case isHMAC(alg) && len(cfg.SharedSecret) == 0:
+			return cfg, nil, fmt.Errorf("tokenvalidator: %s needs SharedSecret (HMAC keys never come from a JWKS)", name)
+		case !isHMAC(alg) && !slices.Contains(defaultAlgorithms, name):
+			return cfg, nil, fmt.Errorf("tokenvalidator: unsupported algorithm %q", name)
+		}
+		allowed[alg] = true
+	}
+	if len(allowed) == 0 {
+		return cfg, nil, errors.New("tokenvalidator: JWKSConfig.Algorithms is empty")
+	}
+	if len(cfg.SharedSecret) > 0 && len(cfg.SharedSecret) < 32 {
+		return cfg, nil, errors.New("tokenvalidator: SharedSecret must be at least 32 bytes")
+	}
+	cfg.Leeway = orDuration(cfg.Leeway, 30*time.Second)
+	cfg.RefreshInterval = orDuration(cfg.RefreshInterval, 10*time.Minute)
+	cfg.UnknownKeyInterval = orDuration(cfg.UnknownKeyInterval, 30*time.Second)
+	cfg.UnknownKeyWait = orDuration(cfg.UnknownKeyWait, time.Second)
+	cfg.FetchTimeout = orDuration(cfg.FetchTimeout, 5*time.Second)
+	if cfg.MaxTokenBytes == 0 {
+		cfg.MaxTokenBytes = 16 << 10
+	}
+	if cfg.RefreshInterval < time.Second || cfg.Leeway < 0 || cfg.UnknownKeyInterval < 0 ||
+		cfg.UnknownKeyWait < 0 || cfg.FetchTimeout < 0 || cfg.MaxTokenBytes < 0 {
+		return cfg, nil, errors.New("tokenvalidator: negative duration or size, or RefreshInterval under a second")
+	}
+	return cfg, allowed, nil
+}
+
+func isHMAC(alg jwa.SignatureAlgorithm) bool {
+	return alg == jwa.HS256 || alg == jwa.HS384 || alg == jwa.HS512
+}
+
+// Issuer returns the issuer this validator accepts.
+func (v *JWKS) Issuer() string { return v.cfg.Issuer }
+
+// Close stops the background refresh of the keys.
+func (v *JWKS) Close() error {
+	v.keys.close()
+	return nil
+}
+
+// Validate verifies token's signature against the issuer's keys and checks
+// its header (alg allowlist, alg pinned to the key, typ, no crit or nested
+// JWT) and claims (iss, aud, exp, nbf, iat, sub).
+func (v *JWKS) Validate(ctx context.Context, token string) (Result, error) {
+	p, err := v.verify(ctx, token, true)
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Principal: p, CacheUntil: p.ExpiresAt}, nil
+}
+
+// VerifyIgnoringExpiry makes every check of Validate but exp's: a refresh
+// endpoint must accept an expired access token whose signature, issuer and
+// audience still hold. Never use it to authorize a request.
+func (v *JWKS) VerifyIgnoringExpiry(ctx context.Context, token string) (*claims.Principal, error) {
+	return v.verify(ctx, token, false)
+}
+
+func (v *JWKS) verify(ctx context.Context, token string, checkExpiry bool) (*claims.Principal, error) {
+	if len(token) > v.cfg.MaxTokenBytes {
+		return nil, invalid(claims.ReasonTooLarge, nil)
+	}
+	if _, _, _, err := splitCompact(token); err != nil {
+		return nil, invalid(claims.ReasonMalformed, err)
+	}
+	payload, err := jws.Verify([]byte(token), jws.WithKeyProvider(keyProvider{v}), jws.WithContext(ctx))
+	if err != nil {
+		return nil, verifyError(err)
+	}
+	p, err := v.cfg.Mapping.Decode(payload)
+	if err != nil {
+		return nil, fmt.Errorf("tokenvalidator: %w", err)
+	}
+	if err := v.checkClaims(p, checkExpiry); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// verifyError sorts a jws.Verify failure into the reasons callers see.
+func verifyError(err error) error {
+	var pe providerError
+	switch {
+	case errors.As(err, &pe):
+		return pe.err // our key provider's verdict, already classified
+	case jws.IsVerificationError(err):
+		return invalid(claims.ReasonBadSignature, nil)
+	default:
+		return invalid(claims.ReasonMalformed, errors.New("not a parsable JWS"))
+	}
+}
+
+// providerError carries the key provider's verdict through jws.Verify, which
+// wraps it in text of its own.
+type providerError struct{ err error }
+
+func (e providerError) Error() string { return e.err.Error() }
+
+func (v *JWKS) checkClaims(p *claims.Principal, checkExpiry bool) error {
+	now := v.o.now()
+	leeway := v.cfg.Leeway
+	switch {
+	case p.Issuer != v.cfg.Issuer:
+		return invalid(claims.ReasonIssuer, nil)
+	case !slices.ContainsFunc(p.Audience, func(a string) bool { return slices.Contains(v.cfg.Audiences, a) }):
+		return invalid(claims.ReasonAudience, nil)
+	case p.ExpiresAt.IsZero():
+		return invalid(claims.ReasonMalformed, errors.New("no exp claim"))
+	case p.Subject == "":
+		return invalid(claims.ReasonMalformed, errors.New("no sub claim"))
+	case checkExpiry && !now.Before(p.ExpiresAt.Add(leeway)):
+		return invalid(claims.ReasonExpired, nil)
+	case !p.NotBefore.IsZero() && now.Add(leeway).Before(p.NotBefore):
+		return invalid(claims.ReasonNotYetValid, errors.New("nbf is in the future"))
+	case !p.IssuedAt.IsZero() && now.Add(leeway).Before(p.IssuedAt):
+		return invalid(claims.ReasonNotYetValid, errors.New("iat is in the future"))
+	}
+	return nil
+}
+
+// keyProvider checks a JWS's protected header and hands jws the one key that
+// may verify it. Doing the checks here, rather than with jwt.WithKeySet,
+// closes jwx's gap of not comparing the header alg with the key's.
+type keyProvider struct{ v *JWKS }
+
+func (kp keyProvider) FetchKeys(ctx context.Context, sink jws.KeySink, sig *jws.Signature, _ *jws.Message) error {
+	alg, key, err := kp.v.selectKey(ctx, sig.ProtectedHeaders())
+	if err != nil {
+		return providerError{err}
+	}
+	sink.Key(alg, key)
+	return nil
+}
+
+// selectKey checks the protected header and returns the algorithm and the one
+// key that may verify the signature.
+func (v *JWKS) selectKey(ctx context.Context, h jws.Headers) (jwa.SignatureAlgorithm, any, error) {
+	alg := h.Algorithm()
+	switch {
+	case !v.allowed[alg]:
+		return "", nil, invalid(claims.ReasonAlgorithm, nil)
+	case h.ContentType() != "":
+		return "", nil, invalid(claims.ReasonType, errors.New("cty header: nested JWTs are not accepted"))
+	case !v.typeAllowed(h.Type()):
+		return "", nil, invalid(claims.ReasonType, nil)
+	case len(h.Critical()) > 0:
+		return "", nil, invalid(claims.ReasonMalformed, errors.New("crit header: no extension is understood"))
+	}
+	if _, ok := h.Get("b64"); ok {
+		return "", nil, invalid(claims.ReasonMalformed, errors.New("b64 header is not supported"))
+	}
+	if isHMAC(alg) {
+		return alg, v.cfg.SharedSecret, nil
+	}
+	if h.KeyID() == "" {
+		return "", nil, invalid(claims.ReasonUnknownKey, errors.New("no kid header"))
+	}
+	key, err := v.keys.key(ctx, h.KeyID())
+	if err != nil {
+		return "", nil, err
+	}
+	if !key.accepts(alg) {
+		return "", nil, invalid(claims.ReasonAlgorithm, errors.New("alg is not the key's"))
+	}
+	return alg, key.raw, nil
+}
+
+// typeAllowed enforces explicit typing (RFC 8725 §3.11, RFC 9068 §4): at+jwt
+// always passes; a plain JWT typ, or none, only when RequireType is off.
+func (v *JWKS) typeAllowed(typ string) bool {
+	switch strings.ToLower(typ) {
+	case "at+jwt", "application/at+jwt":
+		return true
+	case "", "jwt", "application/jwt":
+		return !v.cfg.RequireType
+	}
+	return false
+}

@@ -1,0 +1,318 @@
+package tokenvalidator_test
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authgate/authgate/claims"
+	"github.com/authgate/authgate/idptest"
+	"github.com/authgate/authgate/tokenvalidator"
+)
+
+func TestLeeway(t *testing.T) {
+	idp, v := newJWKS(t, func(c *tokenvalidator.JWKSConfig) { c.Leeway = time.Minute })
+	now := idp.Now()
+	for _, tc := range []struct {
+		name   string
+		claim  string
+		at     time.Time
+		accept bool
+	}{
+		{"expired within leeway", "exp", now.Add(-30 * time.Second), true},
+		{"expired beyond leeway", "exp", now.Add(-90 * time.Second), false},
+		{"nbf within leeway", "nbf", now.Add(30 * time.Second), true},
+		{"nbf beyond leeway", "nbf", now.Add(90 * time.Second), false},
+		{"iat within leeway", "iat", now.Add(30 * time.Second), true},
+		{"iat beyond leeway", "iat", now.Add(90 * time.Second), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := v.Validate(context.Background(), mint(t, idp, with(aliceClaims(t, idp), tc.claim, tc.at.Unix())))
+			if (err == nil) != tc.accept {
+				t.Fatalf("err = %v, accept = %v", err, tc.accept)
+			}
+		})
+	}
+}
+
+func TestRequireType(t *testing.T) {
+	idp, v := newJWKS(t, func(c *tokenvalidator.JWKSConfig) { c.RequireType = true })
+	good := aliceClaims(t, idp)
+	for typ, accept := range map[string]bool{"at+jwt": true, "application/at+jwt": true, "AT+JWT": true, "JWT": false} {
+		_, err := v.Validate(context.Background(), mint(t, idp, good, idptest.WithHeader("typ", typ)))
+		if (err == nil) != accept {
+			t.Errorf("typ %q: err = %v", typ, err)
+		}
+	}
+	_, err := v.Validate(context.Background(), mint(t, idp, good, idptest.WithHeader("typ", nil)))
+	wantReason(t, err, claims.ReasonType)
+}
+
+func TestSharedSecret(t *testing.T) {
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	idp, v := newJWKS(t, func(c *tokenvalidator.JWKSConfig) {
+		c.SharedSecret = secret
+		c.Algorithms = []string{"RS256", "HS256"}
+	})
+	good := aliceClaims(t, idp)
+	if _, err := v.Validate(context.Background(), mint(t, idp, good, idptest.WithSigner("HS256", secret))); err != nil {
+		t.Fatalf("HS256 with the shared secret: %v", err)
+	}
+	_, err := v.Validate(context.Background(), mint(t, idp, good, idptest.WithSigner("HS256", []byte("another secret, 32 bytes long..."))))
+	wantReason(t, err, claims.ReasonBadSignature)
+	_, err = v.Validate(context.Background(), mint(t, idp, good, idptest.WithSigner("HS512", secret)))
+	wantReason(t, err, claims.ReasonAlgorithm)
+	if _, err := v.Validate(context.Background(), mint(t, idp, good)); err != nil {
+		t.Fatalf("RS256 still accepted: %v", err)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	for name, cfg := range map[string]tokenvalidator.JWKSConfig{
+		"no issuer":            {Audiences: []string{api}},
+		"no audience":          {Issuer: "https://i/"},
+		"empty audience":       {Issuer: "https://i/", Audiences: []string{""}},
+		"none allowed":         {Issuer: "https://i/", Audiences: []string{api}, Algorithms: []string{"none"}},
+		"HS256 without secret": {Issuer: "https://i/", Audiences: []string{api}, Algorithms: []string{"HS256"}},
+		"short secret":         {Issuer: "https://i/", Audiences: []string{api}, Algorithms: []string{"HS256"}, SharedSecret: []byte("short")},
+		"unknown algorithm":    {Issuer: "https://i/", Audiences: []string{api}, Algorithms: []string{"RS1"}},
+		"empty allowlist":      {Issuer: "https://i/", Audiences: []string{api}, Algorithms: []string{}},
+		"negative leeway":      {Issuer: "https://i/", Audiences: []string{api}, Leeway: -1},
+	} {
+		if v, err := tokenvalidator.NewJWKS(context.Background(), cfg); err == nil {
+			v.Close()
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+// TestRotation follows a key rotation at the provider without a restart:
+// the new kid triggers one fetch, and a retired key stops verifying.
+func TestRotation(t *testing.T) {
+	idp, v := newJWKS(t, func(c *tokenvalidator.JWKSConfig) { c.UnknownKeyInterval = time.Minute })
+	ctx := context.Background()
+	oldKID := idp.SigningKeyID()
+	oldTok := mint(t, idp, aliceClaims(t, idp))
+	if _, err := v.Validate(ctx, oldTok); err != nil {
+		t.Fatal(err)
+	}
+	fetches := idp.Calls(idptest.EndpointJWKS)
+
+	newKID, err := idp.RotateKey("RS256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	newTok := mint(t, idp, aliceClaims(t, idp))
+	if _, err := v.Validate(ctx, newTok); err != nil {
+		t.Fatalf("token signed by the new key %s: %v", newKID, err)
+	}
+	if got := idp.Calls(idptest.EndpointJWKS) - fetches; got != 1 {
+		t.Errorf("%d JWKS fetches for the new kid, want 1", got)
+	}
+	if _, err := v.Validate(ctx, oldTok); err != nil {
+		t.Errorf("old key still published, token refused: %v", err)
+	}
+
+	if err := idp.RetireKey(oldKID); err != nil {
+		t.Fatal(err)
+	}
+	idp.Advance(2 * time.Minute) // past the unknown-kid interval
+	probe := mint(t, idp, aliceClaims(t, idp), idptest.WithUnpublishedKey())
+	_, err = v.Validate(ctx, probe) // an unknown kid: refetch, which drops the retired key
+	wantReason(t, err, claims.ReasonUnknownKey)
+	_, err = v.Validate(ctx, mint(t, idp, aliceClaims(t, idp), idptest.WithKeyID(newKID)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = v.Validate(ctx, oldTok)
+	wantReason(t, err, claims.ReasonUnknownKey)
+}
+
+// TestJWKSDown: with the JWKS endpoint failing, tokens signed by known keys
+// still validate, and a new kid is unavailable (not invalid).
+func TestJWKSDown(t *testing.T) {
+	for _, fault := range []idptest.Fault{idptest.FaultError, idptest.FaultUnavailable, idptest.FaultDrop, idptest.FaultHang} {
+		t.Run(fmt.Sprint(fault), func(t *testing.T) {
+			idp, v := newJWKS(t, func(c *tokenvalidator.JWKSConfig) {
+				c.UnknownKeyWait = 200 * time.Millisecond
+				c.FetchTimeout = 500 * time.Millisecond
+			})
+			ctx := context.Background()
+			idp.SetFault(idptest.EndpointJWKS, fault)
+			if _, err := v.Validate(ctx, mint(t, idp, aliceClaims(t, idp))); err != nil {
+				t.Fatalf("known key with the JWKS down: %v", err)
+			}
+			kid, err := idp.RotateKey("RS256")
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			_, err = v.Validate(ctx, mint(t, idp, aliceClaims(t, idp), idptest.WithKeyID(kid)))
+			if !errors.Is(err, claims.ErrUnavailable) || errors.Is(err, claims.ErrInvalidToken) {
+				t.Fatalf("new kid with the JWKS down: %v, want unavailable", err)
+			}
+			if waited := time.Since(start); waited > 2*time.Second {
+				t.Errorf("the request waited %v", waited)
+			}
+			idp.SetFault(idptest.EndpointJWKS, idptest.FaultNone)
+			idp.Advance(time.Minute) // past the unknown-kid interval
+			if _, err := v.Validate(ctx, mint(t, idp, aliceClaims(t, idp), idptest.WithKeyID(kid))); err != nil {
+				t.Fatalf("after the JWKS came back: %v", err)
+			}
+		})
+	}
+}
+
+// TestRandomKIDFlood: 500 concurrent tokens with made-up kids cause at most
+// one JWKS fetch per interval, and none waits for a later slot.
+func TestRandomKIDFlood(t *testing.T) {
+	idp, v := newJWKS(t)
+	before := idp.Calls(idptest.EndpointJWKS)
+	var wg sync.WaitGroup
+	errs := make(chan error, 500)
+	start := time.Now()
+	attacker, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := aliceClaims(t, idp)
+	for i := range 500 {
+		tok := mint(t, idp, c, idptest.WithSigner("RS256", attacker), idptest.WithHeader("kid", fmt.Sprintf("random-%d", i)))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := v.Validate(context.Background(), tok)
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		wantReason(t, err, claims.ReasonUnknownKey)
+	}
+	if got := idp.Calls(idptest.EndpointJWKS) - before; got > 1 {
+		t.Errorf("%d JWKS fetches for 500 random kids in one interval, want at most 1", got)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("500 requests took %v", d)
+	}
+	idp.Advance(31 * time.Second)
+	_, err = v.Validate(context.Background(), mint(t, idp, aliceClaims(t, idp), idptest.WithUnpublishedKey()))
+	wantReason(t, err, claims.ReasonUnknownKey)
+	if got := idp.Calls(idptest.EndpointJWKS) - before; got > 2 {
+		t.Errorf("%d fetches after the next interval, want at most 2", got)
+	}
+}
+
+// TestFirstFetchFails: a validator that started while the JWKS was down
+// fetches again on a later request (rate-limited), not 15 minutes later.
+func TestFirstFetchFails(t *testing.T) {
+	idp := idptest.Start(t, idptest.Demo())
+	idp.SetFault(idptest.EndpointJWKS, idptest.FaultError)
+	v := newValidator(t, idp)
+	tok := mint(t, idp, aliceClaims(t, idp))
+	_, err := v.Validate(context.Background(), tok)
+	if !errors.Is(err, claims.ErrUnavailable) {
+		t.Fatalf("no keys yet: %v, want unavailable", err)
+	}
+	// That first request retried (the startup fetch does not count against
+	// the limit); now the limit holds until the interval has passed.
+	idp.SetFault(idptest.EndpointJWKS, idptest.FaultNone)
+	fetches := idp.Calls(idptest.EndpointJWKS)
+	if _, err := v.Validate(context.Background(), tok); !errors.Is(err, claims.ErrUnavailable) {
+		t.Fatalf("within the interval: %v, want unavailable without a fetch", err)
+	}
+	if idp.Calls(idptest.EndpointJWKS) != fetches {
+		t.Fatal("fetched again within the rate limit")
+	}
+	idp.Advance(31 * time.Second)
+	if _, err := v.Validate(context.Background(), tok); err != nil {
+		t.Fatalf("after the interval: %v", err)
+	}
+	if idp.Calls(idptest.EndpointJWKS) != fetches+1 {
+		t.Errorf("fetches = %d, want %d", idp.Calls(idptest.EndpointJWKS), fetches+1)
+	}
+}
+
+func TestDiscovery(t *testing.T) {
+	idp := idptest.Start(t, idptest.Demo())
+	v := newValidator(t, idp)
+	if idp.Calls(idptest.EndpointDiscovery) != 1 {
+		t.Errorf("discovery calls = %d, want 1", idp.Calls(idptest.EndpointDiscovery))
+	}
+	if _, err := v.Validate(context.Background(), mint(t, idp, aliceClaims(t, idp))); err != nil {
+		t.Fatal(err)
+	}
+	md, err := tokenvalidator.Discover(context.Background(), nil, idp.Issuer())
+	if err != nil || md.TokenEndpoint != idp.TokenURL() || md.JWKSURI != idp.JWKSURL() {
+		t.Fatalf("Discover = %+v, %v", md, err)
+	}
+	if _, err := tokenvalidator.Discover(context.Background(), nil, idp.URL()); err == nil {
+		t.Error("an issuer without the trailing slash matched the document")
+	}
+}
+
+func TestExplicitJWKSURL(t *testing.T) {
+	idp := idptest.Start(t, idptest.Demo())
+	v := newValidator(t, idp, func(c *tokenvalidator.JWKSConfig) { c.JWKSURL = idp.JWKSURL() })
+	if _, err := v.Validate(context.Background(), mint(t, idp, aliceClaims(t, idp))); err != nil {
+		t.Fatal(err)
+	}
+	if idp.Calls(idptest.EndpointDiscovery) != 0 {
+		t.Error("discovery asked although the JWKS URL was given")
+	}
+}
+
+func TestVerifyIgnoringExpiry(t *testing.T) {
+	idp, v := newJWKS(t)
+	expired := mint(t, idp, with(aliceClaims(t, idp), "exp", idp.Now().Add(-time.Hour).Unix()))
+	p, err := v.VerifyIgnoringExpiry(context.Background(), expired)
+	if err != nil || p.Subject != "auth0|alice" {
+		t.Fatalf("VerifyIgnoringExpiry = %v, %v", p, err)
+	}
+	for name, tok := range map[string]string{
+		"forged":         mint(t, idp, aliceClaims(t, idp), idptest.WithUnpublishedKey()),
+		"wrong audience": mint(t, idp, with(aliceClaims(t, idp), "aud", "https://other")),
+		"wrong issuer":   mint(t, idp, with(aliceClaims(t, idp), "iss", "https://evil/")),
+	} {
+		if _, err := v.VerifyIgnoringExpiry(context.Background(), tok); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestIssuers(t *testing.T) {
+	dev, prod := idptest.Start(t, idptest.Demo()), idptest.Start(t, idptest.Demo())
+	vDev, vProd := newValidator(t, dev), newValidator(t, prod)
+	is, err := tokenvalidator.NewIssuers(vDev, vProd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for name, idp := range map[string]*idptest.Server{"dev": dev, "prod": prod} {
+		res, err := is.Validate(ctx, mint(t, idp, aliceClaims(t, idp)))
+		if err != nil || res.Principal.Issuer != idp.Issuer() {
+			t.Errorf("%s token: %v", name, err)
+		}
+	}
+	// dev's key under prod's issuer name: routed to prod, whose keys refuse it.
+	_, err = is.Validate(ctx, mint(t, dev, with(aliceClaims(t, dev), "iss", prod.Issuer()), idptest.WithHeader("kid", prod.SigningKeyID())))
+	wantReason(t, err, claims.ReasonBadSignature)
+
+	before := dev.Calls(idptest.EndpointJWKS) + prod.Calls(idptest.EndpointJWKS)
+	_, err = is.Validate(ctx, mint(t, dev, with(aliceClaims(t, dev), "iss", "https://unknown.example/"), idptest.WithUnpublishedKey()))
+	wantReason(t, err, claims.ReasonIssuer)
+	_, err = is.Validate(ctx, "not.a.jwt")
+	wantReason(t, err, claims.ReasonMalformed)
+	if after := dev.Calls(idptest.EndpointJWKS) + prod.Calls(idptest.EndpointJWKS); after != before {
+		t.Error("an unknown issuer caused a network call")
+	}
+	if _, err := tokenvalidator.NewIssuers(vDev, vDev); err == nil {
+		t.Error("the same issuer twice was accepted")
+	}
+}
