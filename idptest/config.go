@@ -119,7 +119,7 @@ const demoAPI = "https://api.venue.example"
 // use (see the package documentation for its users, clients and API).
 func Demo() Config {
 	return Config{
-		APIs: []API{{Identifier: demoAPI, Scopes: []string{"read:venues", "book:venues", "manage:venues", "read:datasets"}}},
+		APIs:            []API{{Identifier: demoAPI, Scopes: []string{"read:venues", "book:venues", "manage:venues", "read:datasets"}}},
 		DefaultAudience: demoAPI,
 		Organizations:   []Organization{{ID: "org_acme", Name: "acme"}, {ID: "org_globex", Name: "globex"}},
 		Roles: []Role{

@@ -85,7 +85,9 @@ func WithSigner(alg string, key any) MintOption {
 
 // WithUnpublishedKey signs with a fresh key of the signer's algorithm that
 // is not in the JWKS, under a new random kid.
-func WithUnpublishedKey() MintOption { return mintOption(func(o *mintOptions) { o.unpublished = true }) }
+func WithUnpublishedKey() MintOption {
+	return mintOption(func(o *mintOptions) { o.unpublished = true })
+}
 
 // WithoutSignature makes an unsecured JWS: alg "none", empty signature.
 func WithoutSignature() MintOption { return mintOption(func(o *mintOptions) { o.none = true }) }

@@ -62,9 +62,9 @@ type grant struct {
 
 type authCode struct {
 	grant
-	redirectURI   string
-	challenge     string // PKCE S256 code challenge
-	expires       time.Time
+	redirectURI string
+	challenge   string // PKCE S256 code challenge
+	expires     time.Time
 }
 
 // refreshToken is a refresh token and where it stands in its family.
