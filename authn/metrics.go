@@ -1,0 +1,85 @@
+package authn
+
+import (
+	"errors"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/authgate/authgate/claims"
+	"github.com/authgate/authgate/internal/metrics"
+	"github.com/authgate/authgate/tokenvalidator"
+)
+
+// instruments are the Authenticator's Prometheus collectors. Every series is
+// created up front from small fixed label sets; none carries a token,
+// subject, client or organization.
+type instruments struct {
+	ok, invalid, unavailable prometheus.Counter
+
+	memoryHit, memoryMiss, negativeHit                                prometheus.Counter
+	sharedHit, sharedMiss, sharedError, sharedRejected, sharedRevoked prometheus.Counter
+
+	validateJWT, validateOpaque prometheus.Observer
+	sharedWaits, enrichErrors   prometheus.Counter
+}
+
+func newInstruments(reg prometheus.Registerer) *instruments {
+	outcomes := metrics.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "authgate_authn_requests_total",
+		Help: "Authentications by outcome (ok, invalid, unavailable).",
+	}, []string{"outcome"}))
+	lookups := metrics.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "authgate_authn_cache_lookups_total",
+		Help: "Cache lookups by tier (memory, negative, memcache) and result.",
+	}, []string{"tier", "result"}))
+	validations := metrics.Register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "authgate_authn_validation_seconds",
+		Help:    "Time to validate a token that missed the caches, by method (jwt, opaque).",
+		Buckets: []float64{.00005, .0001, .00025, .0005, .001, .005, .025, .1, .5, 2.5},
+	}, []string{"method"}))
+	waits := metrics.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "authgate_authn_shared_validation_waits_total",
+		Help: "Requests that waited for another request's validation of the same token instead of validating again.",
+	}))
+	enrich := metrics.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "authgate_authn_enrich_errors_total",
+		Help: "Enricher calls that failed (answered 503, not cached).",
+	}))
+	return &instruments{
+		ok:             outcomes.WithLabelValues("ok"),
+		invalid:        outcomes.WithLabelValues("invalid"),
+		unavailable:    outcomes.WithLabelValues("unavailable"),
+		memoryHit:      lookups.WithLabelValues("memory", "hit"),
+		memoryMiss:     lookups.WithLabelValues("memory", "miss"),
+		negativeHit:    lookups.WithLabelValues("negative", "hit"),
+		sharedHit:      lookups.WithLabelValues("memcache", "hit"),
+		sharedMiss:     lookups.WithLabelValues("memcache", "miss"),
+		sharedError:    lookups.WithLabelValues("memcache", "error"),
+		sharedRejected: lookups.WithLabelValues("memcache", "rejected"),
+		sharedRevoked:  lookups.WithLabelValues("memcache", "revoked"),
+		validateJWT:    validations.WithLabelValues("jwt"),
+		validateOpaque: validations.WithLabelValues("opaque"),
+		sharedWaits:    waits,
+		enrichErrors:   enrich,
+	}
+}
+
+func (m *instruments) outcome(err error) {
+	switch {
+	case err == nil:
+		m.ok.Inc()
+	case errors.Is(err, claims.ErrInvalidToken):
+		m.invalid.Inc()
+	default:
+		m.unavailable.Inc()
+	}
+}
+
+func (m *instruments) observeValidation(token string, d time.Duration) {
+	if tokenvalidator.LooksLikeJWT(token) {
+		m.validateJWT.Observe(d.Seconds())
+	} else {
+		m.validateOpaque.Observe(d.Seconds())
+	}
+}
