@@ -1,0 +1,108 @@
+package refresh
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"sync"
+	"time"
+)
+
+// Store keeps sealed records by name, and the per-name locks that make a
+// refresh happen once across every instance of the service. Records reach it
+// already encrypted: a Store never sees a refresh token. Implementations are
+// safe for concurrent use.
+type Store interface {
+	// Get returns the value stored under name, or ErrNotFound.
+	Get(ctx context.Context, name string) ([]byte, error)
+	// Set stores value under name for ttl.
+	Set(ctx context.Context, name string, value []byte, ttl time.Duration) error
+	// Delete removes name; an absent name is not an error.
+	Delete(ctx context.Context, name string) error
+	// Lock takes the lock on name for at most ttl, or returns ErrLocked if
+	// someone else holds it. release gives it back early.
+	Lock(ctx context.Context, name string, ttl time.Duration) (release func(), err error)
+}
+
+// Store errors.
+var (
+	ErrNotFound = errors.New("refresh: no such record")
+	ErrLocked   = errors.New("refresh: locked by another refresh")
+)
+
+// MemoryStore is a Store in this process's memory, for a single instance or
+// for tests. Its zero value is not usable; call NewMemoryStore.
+type MemoryStore struct {
+	now func() time.Time
+
+	mu      sync.Mutex // guards records and locks
+	records map[string]memoryEntry
+	locks   map[string]memoryEntry // value is the holder's random id
+}
+
+type memoryEntry struct {
+	value   []byte
+	expires time.Time
+}
+
+// NewMemoryStore returns an empty MemoryStore that reads time from now
+// (time.Now when nil).
+func NewMemoryStore(now func() time.Time) *MemoryStore {
+	if now == nil {
+		now = time.Now
+	}
+	return &MemoryStore{now: now, records: map[string]memoryEntry{}, locks: map[string]memoryEntry{}}
+}
+
+// Get implements Store.
+func (s *MemoryStore) Get(_ context.Context, name string) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.records[name]
+	if !ok || !s.now().Before(e.expires) {
+		delete(s.records, name)
+		return nil, ErrNotFound
+	}
+	return append([]byte(nil), e.value...), nil
+}
+
+// Set implements Store.
+func (s *MemoryStore) Set(_ context.Context, name string, value []byte, ttl time.Duration) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.records[name] = memoryEntry{append([]byte(nil), value...), s.now().Add(ttl)}
+	return nil
+}
+
+// Delete implements Store.
+func (s *MemoryStore) Delete(_ context.Context, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.records, name)
+	return nil
+}
+
+// Lock implements Store.
+func (s *MemoryStore) Lock(_ context.Context, name string, ttl time.Duration) (func(), error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if l, held := s.locks[name]; held && s.now().Before(l.expires) {
+		return nil, ErrLocked
+	}
+	id := rand.Text()
+	s.locks[name] = memoryEntry{[]byte(id), s.now().Add(ttl)}
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if l := s.locks[name]; string(l.value) == id {
+			delete(s.locks, name)
+		}
+	}, nil
+}
+
+// Len returns the number of records held, expired ones included until read.
+func (s *MemoryStore) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.records)
+}
