@@ -48,6 +48,10 @@ type SetupConfig struct {
 	// the provider; with them the Gate also has a refresh.Service (login,
 	// refresh, logout) with refresh tokens kept on the server.
 	ClientID, ClientSecret string
+	// LoginScopes are asked for at login: the API's scopes the app needs,
+	// and offline_access for a refresh token. Default "openid
+	// offline_access".
+	LoginScopes []string
 	// Realm names the protection space in challenges. Default "api".
 	Realm string
 }
@@ -137,6 +141,7 @@ func (g *Gate) build(ctx context.Context, cfg SetupConfig, opts []Option, o opti
 		ClientID:       cfg.ClientID,
 		ClientSecret:   cfg.ClientSecret,
 		Audience:       cfg.Audience,
+		Scopes:         cfg.LoginScopes,
 		Namespace:      cfg.Namespace,
 		HashKey:        derive(cfg.Secret, "refresh names"),
 		EncryptionKeys: []refresh.Key{{ID: 1, Secret: derive(cfg.Secret, "refresh records")}},

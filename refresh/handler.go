@@ -12,8 +12,8 @@ import (
 // maxLoginBody bounds a login request's body.
 const maxLoginBody = 64 << 10
 
-// LoginHandler serves a first-party app's login: POST with username and
-// password, form-encoded or as a JSON object. It answers 200 with
+// LoginHandler serves a first-party app's login: POST with username,
+// password and optionally organization, form-encoded or as a JSON object. It answers 200 with
 // {access_token, token_type, expires_in} — never the refresh token, which
 // stays on the server — or 400 invalid_grant for wrong credentials, 400
 // invalid_request for a malformed request, 503 when the provider is down.
@@ -22,12 +22,12 @@ func (s *Service) LoginHandler() http.Handler {
 		if !allowPost(w, r) {
 			return
 		}
-		username, password, err := readCredentials(w, r)
+		c, err := readCredentials(w, r)
 		if err != nil {
 			s.writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
 			return
 		}
-		t, err := s.Login(r.Context(), username, password)
+		t, err := s.Login(r.Context(), c)
 		s.answer(w, t, err)
 	})
 }
@@ -118,31 +118,33 @@ func allowPost(w http.ResponseWriter, r *http.Request) bool {
 
 var errCredentials = errors.New("username and password are required, as a form or a JSON object")
 
-// readCredentials reads username and password from a form-encoded or JSON
-// body of at most maxLoginBody bytes.
-func readCredentials(w http.ResponseWriter, r *http.Request) (username, password string, err error) {
+// readCredentials reads username, password and organization from a
+// form-encoded or JSON body of at most maxLoginBody bytes.
+func readCredentials(w http.ResponseWriter, r *http.Request) (Credentials, error) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxLoginBody)
+	var c Credentials
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch mt {
 	case "application/json":
 		var body struct {
-			Username string `json:"username"`
-			Password string `json:"password"`
+			Username     string `json:"username"`
+			Password     string `json:"password"`
+			Organization string `json:"organization"`
 		}
 		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-			return "", "", errCredentials
+			return c, errCredentials
 		}
-		username, password = body.Username, body.Password
+		c = Credentials{body.Username, body.Password, body.Organization}
 	case "application/x-www-form-urlencoded":
 		if err := r.ParseForm(); err != nil {
-			return "", "", errCredentials
+			return c, errCredentials
 		}
-		username, password = r.PostForm.Get("username"), r.PostForm.Get("password")
+		c = Credentials{r.PostForm.Get("username"), r.PostForm.Get("password"), r.PostForm.Get("organization")}
 	default:
-		return "", "", errCredentials
+		return c, errCredentials
 	}
-	if username == "" || password == "" {
-		return "", "", errCredentials
+	if c.Username == "" || c.Password == "" {
+		return Credentials{}, errCredentials
 	}
-	return username, password, nil
+	return c, nil
 }

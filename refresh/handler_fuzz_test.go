@@ -16,9 +16,9 @@ func FuzzReadCredentials(f *testing.F) {
 	f.Fuzz(func(t *testing.T, contentType, body string) {
 		r := httptest.NewRequest("POST", "/auth/login", strings.NewReader(body))
 		r.Header.Set("Content-Type", contentType)
-		u, p, err := readCredentials(httptest.NewRecorder(), r)
-		if err == nil && (u == "" || p == "") {
-			t.Fatalf("accepted %q / %q", u, p)
+		c, err := readCredentials(httptest.NewRecorder(), r)
+		if err == nil && (c.Username == "" || c.Password == "") {
+			t.Fatalf("accepted %+v", c)
 		}
 	})
 }

@@ -47,8 +47,11 @@ func (pr *provider) withClient(ctx context.Context) context.Context {
 	return context.WithValue(ctx, oauth2.HTTPClient, pr.client)
 }
 
-func (pr *provider) password(ctx context.Context, username, password string) (*oauth2.Token, error) {
-	tok, err := pr.oauth.PasswordCredentialsToken(pr.withClient(ctx), username, password)
+func (pr *provider) password(ctx context.Context, c Credentials) (*oauth2.Token, error) {
+	if c.Organization != "" {
+		ctx = context.WithValue(ctx, extraParamsKey{}, url.Values{"organization": {c.Organization}})
+	}
+	tok, err := pr.oauth.PasswordCredentialsToken(pr.withClient(ctx), c.Username, c.Password)
 	return tok, classify(err)
 }
 
@@ -111,17 +114,23 @@ func classify(err error) error {
 	return fmt.Errorf("refresh: token endpoint: %w: %w", claims.ErrUnavailable, err)
 }
 
-// grantParams adds the audience to password grants: x/oauth2 has no way to
-// pass extra parameters there, and Auth0 issues a JWT for an API only when
-// asked for its audience.
+// grantParams adds parameters x/oauth2 has no way to pass with the
+// password grant: the audience (Auth0 issues a JWT for an API only when
+// asked for its audience) and, per call, those put in the request's context
+// under extraParamsKey (the organization the user logs in to).
 type grantParams struct {
 	base     http.RoundTripper
 	tokenURL string
 	audience string
 }
 
+// extraParamsKey carries one password grant's extra form parameters from
+// provider.password to grantParams, through x/oauth2, which passes the
+// context along with the request.
+type extraParamsKey struct{}
+
 func (g *grantParams) RoundTrip(req *http.Request) (*http.Response, error) {
-	if g.audience == "" || req.Method != http.MethodPost || req.URL.String() != g.tokenURL || req.Body == nil {
+	if req.Method != http.MethodPost || req.URL.String() != g.tokenURL || req.Body == nil {
 		return g.base.RoundTrip(req)
 	}
 	body, err := io.ReadAll(req.Body)
@@ -130,8 +139,14 @@ func (g *grantParams) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	form, err := url.ParseQuery(string(body))
-	if err == nil && !form.Has("audience") && form.Get("grant_type") == "password" {
-		form.Set("audience", g.audience)
+	if err == nil && form.Get("grant_type") == "password" {
+		extra, _ := req.Context().Value(extraParamsKey{}).(url.Values)
+		for k, vs := range extra {
+			form[k] = vs
+		}
+		if g.audience != "" && !form.Has("audience") {
+			form.Set("audience", g.audience)
+		}
 		body = []byte(form.Encode())
 	}
 	r := req.Clone(req.Context())

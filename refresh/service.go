@@ -211,11 +211,19 @@ func (cfg Config) check() error {
 	return nil
 }
 
+// Credentials are what a user logs in with.
+type Credentials struct {
+	Username, Password string
+	// Organization, when set, asks for a token for that organization (id
+	// or name) — where the provider supports it with the password grant.
+	Organization string
+}
+
 // Login performs the provider's password grant for a first-party app and
 // keeps the refresh token. It returns ErrBadCredentials when the provider
 // refuses the user.
-func (s *Service) Login(ctx context.Context, username, password string) (*Tokens, error) {
-	tok, err := s.provider.password(ctx, username, password)
+func (s *Service) Login(ctx context.Context, c Credentials) (*Tokens, error) {
+	tok, err := s.provider.password(ctx, c)
 	if errors.Is(err, errInvalidGrant) {
 		s.m.login("refused")
 		return nil, ErrBadCredentials

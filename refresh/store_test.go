@@ -114,7 +114,7 @@ func BenchmarkRefresh(b *testing.B) {
 	ctx := context.Background()
 	b.Run("service", func(b *testing.B) {
 		s := e.service([]refresh.Key{key1})
-		t, err := s.Login(ctx, "alice", "alice-password")
+		t, err := s.Login(ctx, refresh.Credentials{Username: "alice", Password: "alice-password"})
 		if err != nil {
 			b.Fatal(err)
 		}

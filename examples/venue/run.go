@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/authgate/authgate/authn"
+	"github.com/authgate/authgate/idptest"
+)
+
+// settings are the program's environment, read once.
+type settings struct {
+	addr, issuer, audience, clientID, clientSecret, namespace string
+	memcacheServers                                           []string
+	secret                                                    []byte
+}
+
+func readSettings(getenv func(string) string) (settings, error) {
+	s := settings{
+		addr:         or(getenv("ADDR"), "127.0.0.1:8080"),
+		issuer:       getenv("ISSUER_URL"),
+		audience:     getenv("AUDIENCE"),
+		clientID:     getenv("CLIENT_ID"),
+		clientSecret: getenv("CLIENT_SECRET"),
+		namespace:    or(getenv("CACHE_NAMESPACE"), "venue"),
+		secret:       []byte(getenv("AUTHGATE_SECRET")),
+	}
+	for _, srv := range strings.Split(getenv("MEMCACHE_SERVERS"), ",") {
+		if srv = strings.TrimSpace(srv); srv != "" {
+			s.memcacheServers = append(s.memcacheServers, srv)
+		}
+	}
+	if s.issuer != "" && s.audience == "" {
+		return s, errors.New("AUDIENCE is required with ISSUER_URL")
+	}
+	if len(s.memcacheServers) > 0 && len(s.secret) < 32 {
+		return s, errors.New("AUTHGATE_SECRET (32+ bytes, the same on every instance) is required with MEMCACHE_SERVERS")
+	}
+	if len(s.secret) == 0 {
+		// One instance, nothing shared: a random key per run will do.
+		s.secret = []byte(rand.Text() + rand.Text())
+	}
+	return s, nil
+}
+
+// run starts the service and serves until ctx ends. ready, when not nil,
+// receives the listening address (tests use it).
+func run(ctx context.Context, getenv func(string) string, out io.Writer, ready chan<- string) error {
+	s, err := readSettings(getenv)
+	if err != nil {
+		return err
+	}
+	var idp *idptest.Server
+	if s.issuer == "" {
+		if idp, err = idptest.New(idptest.Demo()); err != nil {
+			return fmt.Errorf("starting the embedded identity provider: %w", err)
+		}
+		defer idp.Close()
+		s.issuer, s.audience = idp.Issuer(), demoAudience
+		s.clientID, s.clientSecret = or(s.clientID, "venue-app"), or(s.clientSecret, "venue-app-secret")
+	}
+
+	logger, _ := zap.NewProduction()
+	defer logger.Sync()
+	reg := prometheus.NewRegistry()
+	setupCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	gate, err := authn.Setup(setupCtx, authn.SetupConfig{
+		Issuer:          s.issuer,
+		Audience:        s.audience,
+		ClientID:        s.clientID,
+		ClientSecret:    s.clientSecret,
+		MemcacheServers: s.memcacheServers,
+		Namespace:       s.namespace,
+		Secret:          s.secret,
+		LoginScopes:     []string{"openid", "profile", "offline_access", "read:venues", "book:venues", "read:datasets"},
+	}, authn.WithEnricher(datasets{}), authn.WithRegisterer(reg), authn.WithLogger(logger))
+	if err != nil {
+		return err
+	}
+	defer gate.Close()
+
+	l, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: routes(gate, reg), ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(out, "venue API listening on http://%s\n", l.Addr())
+	if idp != nil {
+		printDemo(out, idp, "http://"+l.Addr().String())
+	}
+	if ready != nil {
+		ready <- l.Addr().String()
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdownCtx)
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

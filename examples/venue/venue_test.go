@@ -1,0 +1,304 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authgate/authgate/idptest"
+	"github.com/authgate/authgate/internal/memcachedtest"
+)
+
+// syncBuffer is the program's stdout in a test: written by run, read by the
+// test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// start runs the program with env until the test ends and returns its
+// address and what it printed.
+func start(t *testing.T, env map[string]string) (string, *syncBuffer) {
+	t.Helper()
+	if env["ADDR"] == "" {
+		env["ADDR"] = "127.0.0.1:0"
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	out, ready, done := &syncBuffer{}, make(chan string, 1), make(chan error, 1)
+	go func() { done <- run(ctx, func(k string) string { return env[k] }, out, ready) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	})
+	select {
+	case addr := <-ready:
+		return "http://" + addr, out
+	case err := <-done:
+		t.Fatalf("run ended: %v\n%s", err, out)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the service did not start")
+	}
+	return "", nil
+}
+
+func call(t *testing.T, method, u, token string, form url.Values) (int, map[string]any) {
+	t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, _ := http.NewRequest(method, u, body)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var v map[string]any
+	b, _ := io.ReadAll(resp.Body)
+	_ = json.Unmarshal(b, &v)
+	return resp.StatusCode, v
+}
+
+// TestCallers drives the venue routes with the three kinds of caller, each
+// obtained from idptest the way a real client would: a user logging in
+// through the service, a partner app by authorization code, a machine by
+// client credentials.
+func TestCallers(t *testing.T) {
+	idp := idptest.Start(t, idptest.Demo())
+	api, _ := start(t, map[string]string{
+		"ISSUER_URL": idp.Issuer(), "AUDIENCE": demoAudience,
+		"CLIENT_ID": "venue-app", "CLIENT_SECRET": "venue-app-secret",
+	})
+
+	status, body := call(t, "POST", api+"/auth/login", "", url.Values{"username": {"alice"}, "password": {"alice-password"}, "organization": {"org_acme"}})
+	if status != 200 {
+		t.Fatalf("login: %d %v", status, body)
+	}
+	user := body["access_token"].(string)
+
+	code, err := idp.AuthorizationCode(idptest.AuthorizeRequest{ClientID: "partner-app", Username: "bob", RedirectURI: "https://partner.example/cb",
+		Audience: demoAudience, Scopes: []string{"read:venues", "book:venues", "read:datasets"}, Organization: "org_globex"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, body = call(t, "POST", idp.TokenURL(), "", url.Values{"grant_type": {"authorization_code"}, "code": {code},
+		"redirect_uri": {"https://partner.example/cb"}, "client_id": {"partner-app"}, "client_secret": {"partner-app-secret"}})
+	if status != 200 {
+		t.Fatalf("partner code exchange: %d %v", status, body)
+	}
+	partner := body["access_token"].(string)
+
+	status, body = call(t, "POST", idp.TokenURL(), "", url.Values{"grant_type": {"client_credentials"}, "client_id": {"venue-worker"},
+		"client_secret": {"venue-worker-secret"}, "audience": {demoAudience}})
+	if status != 200 {
+		t.Fatalf("client credentials: %d %v", status, body)
+	}
+	machine := body["access_token"].(string)
+
+	for _, tc := range []struct {
+		caller, token, method, path string
+		want                        int
+	}{
+		{"user", user, "GET", "/v1/venues", 200},
+		{"user", user, "POST", "/v1/venues/v1/bookings", 201},
+		{"user", user, "GET", "/v1/orgs/org_acme/datasets", 200},
+		{"user", user, "GET", "/v1/orgs/org_globex/datasets", 403},
+		{"partner", partner, "GET", "/v1/venues", 200},
+		{"partner", partner, "POST", "/v1/venues/v1/bookings", 403}, // bob's roles do not grant book:venues
+		{"partner", partner, "GET", "/v1/orgs/org_globex/datasets", 200},
+		{"partner", partner, "GET", "/v1/orgs/org_acme/datasets", 403},
+		{"machine", machine, "GET", "/v1/venues", 200},
+		{"machine", machine, "POST", "/v1/venues/v1/bookings", 403},
+		{"machine", machine, "GET", "/v1/orgs/org_acme/datasets", 403},
+		{"nobody", "", "GET", "/v1/venues", 401},
+		{"forged", user + "x", "GET", "/v1/venues", 401},
+		{"two tokens", user + " " + partner, "GET", "/v1/venues", 400},
+		{"health check", "", "GET", "/healthz", 200},
+	} {
+		if status, body := call(t, tc.method, api+tc.path, tc.token, nil); status != tc.want {
+			t.Errorf("%s %s %s: %d %v, want %d", tc.caller, tc.method, tc.path, status, body, tc.want)
+		}
+	}
+
+	for caller, want := range map[string]map[string]any{
+		user:    {"subject": "auth0|alice", "kind": "user", "org_id": "org_acme", "org_name": "acme", "authorized_party": "venue-app"},
+		partner: {"subject": "auth0|bob", "kind": "delegated", "org_id": "org_globex", "authorized_party": "partner-app"},
+		machine: {"subject": "venue-worker@clients", "kind": "machine", "org_id": "", "authorized_party": "venue-worker"},
+	} {
+		status, body := call(t, "GET", api+"/v1/whoami", caller, nil)
+		if status != 200 {
+			t.Fatalf("whoami: %d", status)
+		}
+		for k, v := range want {
+			if body[k] != v {
+				t.Errorf("whoami %s = %v, want %v", k, body[k], v)
+			}
+		}
+		for _, k := range []string{"scopes", "permissions", "issuer", "expires_at"} {
+			if _, ok := body[k]; !ok {
+				t.Errorf("whoami lacks %q", k)
+			}
+		}
+		if _, err := time.Parse(time.RFC3339, body["expires_at"].(string)); err != nil {
+			t.Errorf("expires_at %v is not RFC 3339", body["expires_at"])
+		}
+	}
+	if status, body := call(t, "GET", api+"/v1/orgs/org_acme/datasets", user, nil); status != 200 || fmt.Sprint(body["datasets"]) != "[bookings-2026 footfall ticket-sales]" {
+		t.Errorf("datasets: %d %v", status, body)
+	}
+}
+
+// TestQuickstartAsPrinted starts the program as the README's first command
+// does, with a real memcached added, and replays the curl lines it prints,
+// checking each against the status its comment promises.
+func TestQuickstartAsPrinted(t *testing.T) {
+	mc := memcachedtest.Start(t)
+	_, out := start(t, map[string]string{
+		"MEMCACHE_SERVERS": mc.Addr(),
+		"AUTHGATE_SECRET":  "a secret of at least thirty-two bytes",
+	})
+	var expected []int
+	token, lines := "", 0
+	for _, line := range strings.Split(out.String(), "\n") {
+		switch {
+		case strings.HasPrefix(line, "# "):
+			expected = statusesIn(line)
+		case strings.HasPrefix(line, "TOKEN=$(") || strings.HasPrefix(line, "curl "):
+			lines++
+			want := 0
+			if len(expected) > 0 {
+				want, expected = expected[0], expected[1:]
+			}
+			status, body := replay(t, line, token)
+			if (want == 0 && status/100 != 2) || (want != 0 && status != want) {
+				t.Errorf("%s\n  answered %d %s, want %d", line, status, body, want)
+			}
+			if strings.HasPrefix(line, "TOKEN=$(") {
+				m := accessToken.FindStringSubmatch(body)
+				if m == nil {
+					t.Fatalf("%s\n  gave no access token: %s", line, body)
+				}
+				token = m[1]
+			}
+		}
+	}
+	if lines < 10 {
+		t.Fatalf("only %d command lines printed:\n%s", lines, out)
+	}
+}
+
+// accessToken is what the printed sed expression extracts.
+var accessToken = regexp.MustCompile(`"access_token":"([^"]+)"`)
+
+// statusesIn reads the expected statuses from a comment's last parentheses:
+// "(200)" or "(204, then 401)".
+func statusesIn(comment string) []int {
+	open := strings.LastIndexByte(comment, '(')
+	if open < 0 {
+		return nil
+	}
+	var out []int
+	for _, f := range strings.FieldsFunc(comment[open:], func(r rune) bool { return r < '0' || r > '9' }) {
+		if n, err := strconv.Atoi(f); err == nil && n >= 100 && n < 600 {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// replay runs one printed line — curl, or TOKEN=$(curl … | sed …) — with
+// $TOKEN as token, and returns the status and body of its request.
+func replay(t *testing.T, line, token string) (int, string) {
+	t.Helper()
+	if inner, ok := strings.CutPrefix(line, "TOKEN=$("); ok {
+		line, _, _ = strings.Cut(strings.TrimSuffix(inner, ")"), " | ")
+	}
+	words := shellWords(strings.ReplaceAll(line, "$TOKEN", token))
+	method, target, header, data := "GET", "", http.Header{}, []string{}
+	for i := 1; i < len(words); i++ {
+		switch words[i] {
+		case "-s":
+		case "-X":
+			i++
+			method = words[i]
+		case "-H":
+			i++
+			k, v, _ := strings.Cut(words[i], ": ")
+			header.Add(k, v)
+		case "-d":
+			i++
+			data = append(data, words[i])
+		default:
+			target = words[i]
+		}
+	}
+	var body io.Reader
+	if len(data) > 0 {
+		body = strings.NewReader(strings.Join(data, "&"))
+		header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if method == "GET" {
+			method = "POST"
+		}
+	}
+	req, err := http.NewRequest(method, target, body)
+	if err != nil {
+		t.Fatalf("%s: %v", line, err)
+	}
+	req.Header = header
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s: %v", line, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// shellWords splits a command line the way a POSIX shell would for the
+// printed lines: words separated by spaces, "double" and 'single' quotes.
+func shellWords(s string) []string {
+	var words []string
+	var cur strings.Builder
+	inWord := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case ' ':
+			if inWord {
+				words, inWord = append(words, cur.String()), false
+				cur.Reset()
+			}
+		case '"', '\'':
+			end := strings.IndexByte(s[i+1:], c)
+			cur.WriteString(s[i+1 : i+1+end])
+			i, inWord = i+1+end, true
+		default:
+			cur.WriteByte(c)
+			inWord = true
+		}
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words
+}
