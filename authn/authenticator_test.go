@@ -408,7 +408,7 @@ func TestWaitersGiveUpOnTheirOwnContext(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want the caller's deadline", err)
 	}
-	if d := time.Since(start); d > time.Second {
+	if d := time.Since(start); d > 5*time.Second { // "left at its deadline", not "hung"
 		t.Errorf("the caller waited %v", d)
 	}
 	e.idp.SetFault(idptest.EndpointIntrospect, idptest.FaultNone)

@@ -288,8 +288,10 @@ func TestPausedMemcached(t *testing.T) {
 	if _, err := tr.Get(context.Background(), cache.DigestOf("t")); err == nil {
 		t.Fatal("a frozen memcached answered")
 	}
-	if d := time.Since(start); d > 500*time.Millisecond {
-		t.Errorf("Get took %v against a frozen memcached (timeout 100ms)", d)
+	// Not a timing assertion: a bound far above the 100 ms timeout only
+	// tells "bounded by the timeout" from "hung".
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Get hung for %v against a frozen memcached", d)
 	}
 }
 
