@@ -149,7 +149,27 @@ func (s *Server) signal(sig syscall.Signal, paused bool) {
 }
 
 func (s *Server) start() error {
-	_, port, _ := net.SplitHostPort(s.addr)
+	p, err := launch(s.bin, s.addr)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.proc, s.paused = p, false
+	s.mu.Unlock()
+	go func() {
+		<-p.exited
+		s.mu.Lock()
+		if s.proc == p {
+			s.proc = nil
+		}
+		s.mu.Unlock()
+	}()
+	return nil
+}
+
+// launch starts bin listening on addr and waits until it answers.
+func launch(bin, addr string) (*process, error) {
+	_, port, _ := net.SplitHostPort(addr)
 	args := []string{
 		"-l", "127.0.0.1",
 		"-p", port,
@@ -164,42 +184,34 @@ func (s *Server) start() error {
 			args = append(args, "-u", u.Username)
 		}
 	}
-	cmd := exec.Command(s.bin, args...)
+	cmd := exec.Command(bin, args...)
 	cmd.SysProcAttr = sysProcAttr()
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
-		return err
+		return nil, err
 	}
 	p := &process{cmd: cmd, exited: make(chan struct{})}
 	var waitErr error
 	go func() {
 		waitErr = cmd.Wait()
-		s.mu.Lock()
-		if s.proc == p {
-			s.proc = nil
-		}
-		s.mu.Unlock()
 		close(p.exited)
 	}()
 
 	deadline := time.Now().Add(startTimeout)
 	for {
-		if _, err := Version(s.addr, 200*time.Millisecond); err == nil {
-			s.mu.Lock()
-			s.proc, s.paused = p, false
-			s.mu.Unlock()
-			return nil
+		if _, err := Version(addr, 200*time.Millisecond); err == nil {
+			return p, nil
 		}
 		select {
 		case <-p.exited:
-			return fmt.Errorf("memcached exited (%v): %s", waitErr, strings.TrimSpace(stderr.String()))
+			return nil, fmt.Errorf("memcached exited (%v): %s", waitErr, strings.TrimSpace(stderr.String()))
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
 			_ = cmd.Process.Kill()
 			<-p.exited
-			return fmt.Errorf("memcached on %s did not answer within %v", s.addr, startTimeout)
+			return nil, fmt.Errorf("memcached on %s did not answer within %v", addr, startTimeout)
 		}
 	}
 }
@@ -214,13 +226,58 @@ func (s *Server) kill() {
 	if paused {
 		_ = p.cmd.Process.Signal(syscall.SIGCONT)
 	}
+	if err := p.kill(); err != nil {
+		s.tb.Errorf("memcachedtest: %v", err)
+	}
+	s.mu.Lock()
+	if s.proc == p {
+		s.proc = nil
+	}
+	s.mu.Unlock()
+}
+
+func (p *process) kill() error {
 	_ = p.cmd.Process.Kill()
 	select {
 	case <-p.exited:
+		return nil
 	case <-time.After(startTimeout):
-		s.tb.Errorf("memcachedtest: memcached pid %d did not exit after SIGKILL", p.cmd.Process.Pid)
+		return fmt.Errorf("memcached pid %d did not exit after SIGKILL", p.cmd.Process.Pid)
 	}
 }
+
+// Process is a memcached started by a program rather than a test (the load
+// test): Launch starts it, Kill ends it.
+type Process struct {
+	Addr string
+	p    *process
+}
+
+// Launch starts memcached on a free loopback port and waits until it
+// answers.
+func Launch() (*Process, error) {
+	bin, err := binary()
+	if err != nil {
+		return nil, err
+	}
+	var lastErr error
+	for range startTries {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		p, err := launch(bin, addr)
+		if err == nil {
+			return &Process{Addr: addr, p: p}, nil
+		}
+		lastErr = err
+	}
+	return nil, lastErr
+}
+
+// Kill stops the process (SIGKILL) and waits for it to exit.
+func (p *Process) Kill() error { return p.p.kill() }
 
 // Version sends the memcached "version" command to addr and returns the
 // version it reports, proving that a real memcached answers there.
