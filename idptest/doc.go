@@ -1,54 +1,107 @@
 // Package idptest is an OAuth 2.0 / OpenID Connect identity provider that
-// runs in-process on loopback, shaped like Auth0, for authgate's tests, its
-// users' tests and local runs.
+// runs in-process on loopback and behaves like Auth0, for authgate's tests,
+// its users' tests and local runs.
 //
-//	idp := idptest.Start(t, idptest.Demo())
-//	// idp.Issuer() is "http://127.0.0.1:PORT/", with Auth0's trailing slash.
+// A test starts one with the demo tenant and asks it for a token over HTTP,
+// as a client would:
 //
-// It serves the OpenID discovery document, the JWKS (RS256 by default; ES256
-// and EdDSA keys too; AddKey, UseKey, RotateKey and RetireKey rotate them),
-// /oauth/token with the password, client_credentials, authorization_code
-// (codes from AuthorizationCode, standing in for the browser) and
-// refresh_token grants, /userinfo, RFC 7662 /oauth/introspect and RFC 7009
-// /oauth/revoke. Access tokens are shaped like Auth0's: iss with a trailing
-// slash, aud (plus the userinfo URL with openid), azp, a space-delimited
-// scope, permissions, gty, org_id/org_name, jti and namespaced custom claims.
-// Without an audience (and no DefaultAudience), or for an Opaque API, access
-// tokens are opaque strings only /userinfo and /oauth/introspect know.
+//	idp := idptest.Start(t, idptest.Demo()) // closed when the test ends
+//	resp, err := http.PostForm(idp.TokenURL(), url.Values{
+//		"grant_type": {"password"}, "username": {"alice"}, "password": {"alice-password"},
+//		"client_id": {"venue-app"}, "client_secret": {"venue-app-secret"},
+//		"audience": {idptest.DemoAPI}, "organization": {"org_acme"},
+//		"scope": {"openid offline_access read:venues book:venues"},
+//	})
 //
-// Refresh tokens rotate: each use returns a new one of the same family and
-// marks the used one rotated; a rotated token still works within
-// Config.RefreshReuseInterval and is reuse after it, which revokes the whole
-// family, as at Auth0.
+// The service under test is configured with [Server.Issuer] (Auth0-style,
+// with a trailing slash) and verifies the token against [Server.JWKSURL].
 //
-// Tests drive it directly:
+// # Endpoints
 //
-//   - the clock: SetNow freezes it, Advance moves it; tokens are dated and
-//     expiries judged by it.
-//   - counters: Calls(EndpointJWKS) counts requests per endpoint, so a test
-//     can assert "exactly one fetch"; ResetCalls zeroes them.
-//   - faults: SetFault(EndpointJWKS, FaultError) makes an endpoint answer
-//     500, FaultUnavailable 503, FaultHang never (until cleared), FaultDrop
-//     close the connection; FaultNone restores it.
-//   - tokens: UserClaims and MachineClaims build the claims the token
-//     endpoint would issue; Mint signs any claims, with options for the
-//     negative cases (WithHeader to lie about alg or add crit, WithSigner to
-//     sign HS256 with a public key, WithUnpublishedKey, WithoutSignature for
-//     alg none); OpaqueToken registers an opaque token.
+// Under [Server.URL]:
 //
-// Demo returns the demo tenant:
+//	GET  /.well-known/openid-configuration  discovery
+//	GET  /.well-known/jwks.json             the published keys (RS256 by default; ES256, EdDSA, …)
+//	POST /oauth/token                       password (and Auth0's password-realm), client_credentials,
+//	                                        authorization_code, refresh_token
+//	GET  /userinfo, POST /userinfo          the user's profile for a token with openid
+//	POST /oauth/introspect                  RFC 7662 (Auth0 has none), for confidential clients
+//	POST /oauth/revoke                      RFC 7009: refresh-token families, opaque access tokens
 //
-//	API     https://api.venue.example   scopes read:venues book:venues manage:venues read:datasets
-//	orgs    org_acme "acme", org_globex "globex"
-//	roles   venue-viewer (read:venues read:datasets), venue-booker (read:venues book:venues),
-//	        venue-admin (all four)
-//	users   alice / alice-password  auth0|alice  org_acme: venue-booker, venue-viewer;
-//	                                              custom claim https://venue.example/tier = "gold"
-//	        bob   / bob-password    auth0|bob    org_globex: venue-viewer
-//	        carol / carol-password  auth0|carol  no organization; venue-admin
-//	clients venue-app    / venue-app-secret     first-party: password, refresh_token, authorization_code
-//	        partner-app  / partner-app-secret   partner: authorization_code, refresh_token
-//	        venue-worker / venue-worker-secret  machine: client_credentials (read:venues read:datasets)
+// There is no /authorize page: [Server.AuthorizationCode] stands in for the
+// browser and returns a code for the authorization_code grant (PKCE S256
+// or client secret).
 //
-// A Server is safe for concurrent use. It never logs a token.
+// # Tokens
+//
+// Access tokens are shaped like Auth0's: iss with the trailing slash, sub
+// ("auth0|alice", or "<client_id>@clients" with gty "client-credentials"
+// for machines), aud (the API, plus Issuer()+"userinfo" when openid was
+// asked), azp, iat, exp, a space-delimited scope (what was asked and the
+// user's roles allow in the organization asked, or the tenant-level roles
+// without one), permissions, gty ("password" for the password grant),
+// org_id (and org_name with Config.OrgNameInToken), jti and the user's
+// namespaced custom claims. A user grant without an audience, and any
+// grant for an [API] with Opaque set, gets an opaque access token instead,
+// which only /userinfo and /oauth/introspect understand.
+//
+// A password or authorization_code grant that asks offline_access, through
+// a client allowed the refresh_token grant, also gets a refresh token.
+// Refresh tokens rotate as at Auth0: each refresh returns a new token of
+// the same family and marks the presented one rotated; a rotated token
+// presented again still works within Config.RefreshReuseInterval and
+// after that is reuse, which revokes the whole family, newest token
+// included. [Server.RefreshTokenState] shows where a token stands.
+//
+// # Driving it from a test
+//
+//   - Clock: [Server.SetNow] freezes the provider's clock and
+//     [Server.Advance] moves it; tokens are dated by it and every expiry
+//     (access tokens, codes, refresh tokens, the reuse interval) is judged
+//     by it. Hand [Server.Now] to the code under test as its clock too.
+//   - Counters: [Server.Calls] counts the requests per [Endpoint], faulted
+//     ones included, so a test can assert "one JWKS fetch";
+//     [Server.ResetCalls] zeroes them.
+//   - Faults: [Server.SetFault] makes an endpoint answer 500
+//     ([FaultError]), 503 with Retry-After ([FaultUnavailable]), nothing
+//     until the fault is cleared ([FaultHang]; use a client with a
+//     timeout), or close the connection ([FaultDrop]). [FaultNone]
+//     restores it and releases hung requests.
+//   - Keys: [Server.AddKey] publishes a key, [Server.UseKey] makes it sign,
+//     [Server.RetireKey] unpublishes one, [Server.RotateKey] adds and uses.
+//   - Forged tokens: [Server.UserClaims] and [Server.MachineClaims] build
+//     exactly the claims the token endpoint would; [Server.Mint] signs any
+//     claims, with [WithKeyID], [WithHeader] (lie about alg, add crit or
+//     jku), [WithSigner] (HS256 with the public key's bytes),
+//     [WithUnpublishedKey] and [WithoutSignature] for the negative cases;
+//     [Server.OpaqueToken] registers an opaque token.
+//   - Users: [Server.RemoveUser] deletes one; refreshing then answers 403
+//     invalid_grant, as at Auth0.
+//
+// # The demo tenant
+//
+// [Demo] returns this configuration (OrgNameInToken on, RS256, typ JWT):
+//
+//	API      https://api.venue.example (DemoAPI, also the DefaultAudience)
+//	         scopes read:venues book:venues manage:venues read:datasets
+//	orgs     org_acme "acme", org_globex "globex"
+//	roles    venue-viewer  read:venues read:datasets
+//	         venue-booker  read:venues book:venues
+//	         venue-admin   read:venues book:venues manage:venues read:datasets
+//	users    alice / alice-password  auth0|alice  alice@acme.example
+//	                 org_acme: venue-booker, venue-viewer; claim https://venue.example/tier = "gold"
+//	         bob   / bob-password    auth0|bob    bob@globex.example   org_globex: venue-viewer
+//	         carol / carol-password  auth0|carol  carol@venue.example  no organization; venue-admin
+//	clients  venue-app    / venue-app-secret     first-party  password refresh_token authorization_code
+//	         partner-app  / partner-app-secret   partner      authorization_code refresh_token
+//	         venue-worker / venue-worker-secret  machine      client_credentials: read:venues read:datasets
+//
+// An access token for alice in org_acme with openid, profile,
+// offline_access and the API's scopes is about 1 KB, like a real Auth0
+// token.
+//
+// A [Server] is safe for concurrent use; Close ends every request and
+// connection, hung ones included, before it returns. The provider never
+// logs, so it never logs a token. It is a test fixture: it keeps every
+// token it issued in memory and listens on plain HTTP.
 package idptest

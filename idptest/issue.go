@@ -1,105 +1,87 @@
 package idptest
 
 import (
-	"fmt"
-	"maps"
+	"encoding/json"
 	"slices"
 	"strings"
 	"time"
 )
 
-// errGrant is a refusal the token endpoint turns into an OAuth error.
-type errGrant struct {
-	status      int
-	code        string
-	description string
-}
-
-func (e *errGrant) Error() string { return e.code + ": " + e.description }
-
-func refuse(status int, code, description string) *errGrant {
-	return &errGrant{status, code, description}
-}
-
-// userGrant resolves a user's token request; s.mu is held. Scopes are
-// narrowed to what the user's roles allow (the OIDC scopes always pass);
-// no scopes asked means all the user may have.
-func (s *Server) userGrant(username, clientID, audience string, scopes []string, organization, gty string) (grant, error) {
-	st := s.state
-	u, ok := st.users[username]
-	if !ok || st.removed[username] {
-		return grant{}, refuse(403, "invalid_grant", "Wrong email or password.")
-	}
-	c, ok := st.clients[clientID]
-	if !ok {
-		return grant{}, refuse(401, "invalid_client", "Unknown client.")
-	}
-	if audience == "" {
-		audience = s.cfg.DefaultAudience
-	}
-	var api *API
+// userGrantLocked resolves a user's token request: the API named by
+// audience ("" = none: the token will be good only at /userinfo), the
+// organization (ID or name; the user must be a member) and the scopes —
+// those asked that the user's roles allow there, plus the OIDC scopes
+// asked. s.mu is held.
+func (s *Server) userGrantLocked(u *user, c *Client, audience string, scopes []string, organization, gty string) (grant, error) {
+	g := grant{user: u, client: c, gty: gty}
 	if audience != "" {
-		if api = st.apis[audience]; api == nil {
-			return grant{}, refuse(403, "access_denied", fmt.Sprintf("Service not found: %s", audience))
+		if g.api = s.st.apis[audience]; g.api == nil {
+			return grant{}, refuse(403, "access_denied", "Service not found: "+audience)
 		}
 	}
-	var org *Organization
 	if organization != "" {
-		if org = st.orgs[organization]; org == nil || !st.member(u, org) {
+		if g.org = s.st.orgs[organization]; g.org == nil {
+			return grant{}, refuse(403, "access_denied", "No organization named "+organization+".")
+		}
+		if !member(u, g.org) {
 			return grant{}, refuse(403, "access_denied", "The user is not a member of the organization.")
 		}
 	}
-	perms := st.userPermissions(u, api, org)
-	if len(scopes) == 0 {
-		scopes = perms
-	}
-	var granted []string
+	allowed := s.st.permissions(u, g.api, g.org)
 	for _, sc := range scopes {
-		if (slices.Contains(oidcScopes, sc) || slices.Contains(perms, sc)) && !slices.Contains(granted, sc) {
-			granted = append(granted, sc)
+		if (slices.Contains(oidcScopes, sc) || slices.Contains(allowed, sc)) && !slices.Contains(g.scopes, sc) {
+			g.scopes = append(g.scopes, sc)
 		}
 	}
-	return grant{user: u, client: c, audience: audience, scopes: granted, org: org, gty: gty}, nil
+	return g, nil
 }
 
-// machineGrant resolves a client-credentials request; s.mu is held.
-func (s *Server) machineGrant(c *Client, audience string, scopes []string) (grant, error) {
+// machineGrantLocked resolves a client-credentials request: the audience
+// (else DefaultAudience) and the scopes the client was granted there,
+// narrowed to those asked if any. s.mu is held.
+func (s *Server) machineGrantLocked(c *Client, audience string, scopes []string) (grant, error) {
 	if audience == "" {
 		audience = s.cfg.DefaultAudience
 	}
-	if s.state.apis[audience] == nil {
-		return grant{}, refuse(403, "access_denied", fmt.Sprintf("Service not found: %s", audience))
+	if audience == "" {
+		return grant{}, refuse(403, "access_denied", "No audience parameter was provided, and no default audience has been configured.")
 	}
-	allowed := c.Scopes[audience]
-	granted := allowed
-	if len(scopes) > 0 {
-		granted = nil
-		for _, sc := range scopes {
-			if slices.Contains(allowed, sc) {
-				granted = append(granted, sc)
-			}
+	g := grant{client: c, api: s.st.apis[audience], gty: "client-credentials"}
+	if g.api == nil {
+		return grant{}, refuse(403, "access_denied", "Service not found: "+audience)
+	}
+	for _, sc := range c.Scopes[audience] {
+		if len(scopes) == 0 || slices.Contains(scopes, sc) {
+			g.scopes = append(g.scopes, sc)
 		}
 	}
-	if len(granted) == 0 {
-		return grant{}, refuse(403, "access_denied", "Client has not been granted scopes for this API.")
+	if len(g.scopes) == 0 {
+		return grant{}, refuse(403, "access_denied", "Client is not authorized to access \""+audience+"\" with these scopes.")
 	}
-	return grant{client: c, audience: audience, scopes: granted, gty: "client-credentials"}, nil
+	return g, nil
 }
 
-// accessClaims returns an access token's claims for g, shaped like
-// Auth0's; s.mu is held.
-func (s *Server) accessClaims(g grant) map[string]any {
-	now := s.now()
+// accessClaims returns the claims of an access token for g issued at now,
+// shaped like Auth0's, and the token's expiry. s.mu is held.
+func (s *Server) accessClaims(g grant, now time.Time) (map[string]any, time.Time) {
 	ttl := s.cfg.AccessTokenTTL
-	if api := s.state.apis[g.audience]; api != nil && api.AccessTokenTTL > 0 {
-		ttl = api.AccessTokenTTL
+	if g.api != nil && g.api.AccessTokenTTL > 0 {
+		ttl = g.api.AccessTokenTTL
 	}
-	c := map[string]any{
-		"iss": s.Issuer(),
-		"iat": now.Unix(),
-		"exp": now.Add(ttl).Unix(),
-		"azp": g.client.ID,
-		"jti": randomID(12),
+	exp := now.Add(ttl)
+	c := map[string]any{}
+	if g.user != nil && g.user.claims != nil {
+		// Decoded afresh, so no two tokens share a value; it was encoded
+		// from a map by newState and cannot fail.
+		_ = json.Unmarshal(g.user.claims, &c)
+	}
+	c["iss"] = s.Issuer()
+	c["iat"] = now.Unix()
+	c["exp"] = exp.Unix()
+	c["azp"] = g.client.ID
+	c["jti"] = randomID(16)
+	if s.cfg.AccessTokenType == "at+jwt" {
+		c["client_id"] = g.client.ID // RFC 9068 §2.2
 	}
 	if len(g.scopes) > 0 {
 		c["scope"] = strings.Join(g.scopes, " ")
@@ -109,79 +91,30 @@ func (s *Server) accessClaims(g grant) map[string]any {
 	}
 	if g.user == nil {
 		c["sub"] = g.client.ID + "@clients"
-		c["aud"] = g.audience
-		return c
+		c["aud"] = g.api.Identifier
+		return c, exp
 	}
-	maps.Copy(c, g.user.Claims)
 	c["sub"] = g.user.ID
 	switch {
-	case g.audience == "":
-		c["aud"] = s.Issuer() + "userinfo"
+	case g.api == nil:
+		c["aud"] = s.userinfoAudience()
 	case slices.Contains(g.scopes, "openid"):
-		c["aud"] = []string{g.audience, s.Issuer() + "userinfo"}
+		c["aud"] = []string{g.api.Identifier, s.userinfoAudience()}
 	default:
-		c["aud"] = g.audience
+		c["aud"] = g.api.Identifier
 	}
-	perms := s.state.userPermissions(g.user, s.state.apis[g.audience], g.org)
-	if perms == nil {
-		perms = []string{}
-	}
-	c["permissions"] = perms
+	c["permissions"] = s.st.permissions(g.user, g.api, g.org)
 	if g.org != nil {
 		c["org_id"] = g.org.ID
 		if s.cfg.OrgNameInToken {
 			c["org_name"] = g.org.Name
 		}
 	}
-	return c
+	return c, exp
 }
 
-// tokenResponse is the token endpoint's answer.
-type tokenResponse struct {
-	AccessToken  string `json:"access_token"`
-	RefreshToken string `json:"refresh_token,omitempty"`
-	IDToken      string `json:"id_token,omitempty"`
-	Scope        string `json:"scope,omitempty"`
-	ExpiresIn    int64  `json:"expires_in"`
-	TokenType    string `json:"token_type"`
-}
-
-// issue mints the tokens of a grant: an access token (a JWT, or opaque
-// without an API or for an Opaque API), an ID token when openid was granted,
-// and a refresh token when withRefresh; s.mu is held.
-func (s *Server) issue(g grant, withRefresh bool) (tokenResponse, error) {
-	if withRefresh && g.family == "" {
-		g.family = randomID(12)
-	}
-	claims := s.accessClaims(g)
-	exp := time.Unix(claims["exp"].(int64), 0)
-	resp := tokenResponse{Scope: strings.Join(g.scopes, " "), ExpiresIn: int64(exp.Sub(s.now()).Seconds()), TokenType: "Bearer"}
-	if api := s.state.apis[g.audience]; api == nil || api.Opaque {
-		resp.AccessToken = s.registerOpaque(claims, exp, g.family)
-	} else {
-		tok, err := s.signLocked(claims, mintOptions{})
-		if err != nil {
-			return resp, err
-		}
-		resp.AccessToken = tok
-	}
-	if g.user != nil && slices.Contains(g.scopes, "openid") {
-		tok, err := s.signLocked(s.idClaims(g), mintOptions{header: map[string]any{"typ": "JWT"}})
-		if err != nil {
-			return resp, err
-		}
-		resp.IDToken = tok
-	}
-	if withRefresh {
-		rt := randomID(32)
-		s.state.refresh[rt] = &refreshToken{grant: g, expires: s.now().Add(s.cfg.RefreshTokenTTL)}
-		resp.RefreshToken = rt
-	}
-	return resp, nil
-}
-
-func (s *Server) idClaims(g grant) map[string]any {
-	now := s.now()
+// idClaims returns the claims of g's ID token issued at now.
+func (s *Server) idClaims(g grant, now time.Time) map[string]any {
 	c := map[string]any{
 		"iss": s.Issuer(), "sub": g.user.ID, "aud": g.client.ID,
 		"iat": now.Unix(), "exp": now.Add(s.cfg.IDTokenTTL).Unix(),
@@ -196,14 +129,83 @@ func (s *Server) idClaims(g grant) map[string]any {
 	return c
 }
 
-func (s *Server) registerOpaque(claims map[string]any, exp time.Time, family string) string {
-	tok := randomID(24)
-	s.state.opaque[tok] = &opaqueToken{claims: claims, expires: exp, family: family}
+// tokenResponse is the token endpoint's answer.
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	IDToken      string `json:"id_token,omitempty"`
+	Scope        string `json:"scope,omitempty"`
+	ExpiresIn    int64  `json:"expires_in"`
+	TokenType    string `json:"token_type"`
+}
+
+// issuance is a token answer whose JWTs are still to be signed, which
+// happens after s.mu is released.
+type issuance struct {
+	resp   tokenResponse
+	access map[string]any // claims of a JWT access token; nil when it is opaque
+	id     map[string]any // claims of the ID token; nil without openid
+}
+
+// issueLocked records the tokens of g — an opaque access token (without an
+// API, or for an Opaque one), a refresh token when withRefresh — and
+// returns them with the claims of the JWTs to sign. A grant that belongs
+// to a refresh-token family passes it on to its opaque access token. s.mu
+// is held.
+func (s *Server) issueLocked(g grant, withRefresh bool) issuance {
+	now := s.Now()
+	if withRefresh && g.family == "" {
+		g.family = randomID(16)
+	}
+	claims, exp := s.accessClaims(g, now)
+	is := issuance{resp: tokenResponse{
+		Scope:     strings.Join(g.scopes, " "),
+		ExpiresIn: int64(exp.Sub(now) / time.Second),
+		TokenType: "Bearer",
+	}}
+	if g.api == nil || g.api.Opaque {
+		is.resp.AccessToken = s.registerOpaqueLocked(claims, exp, g.family)
+	} else {
+		is.access = claims
+	}
+	if g.user != nil && slices.Contains(g.scopes, "openid") {
+		is.id = s.idClaims(g, now)
+	}
+	if withRefresh {
+		is.resp.RefreshToken = s.newRefreshLocked(g, now.Add(s.cfg.RefreshTokenTTL))
+	}
+	return is
+}
+
+// signIssuance signs the JWTs of is with the signing key.
+func (s *Server) signIssuance(is issuance) (tokenResponse, error) {
+	s.keysMu.Lock()
+	k := s.signer
+	s.keysMu.Unlock()
+	var err error
+	if is.access != nil {
+		if is.resp.AccessToken, err = k.signJWT(is.access, s.cfg.AccessTokenType); err != nil {
+			return tokenResponse{}, err
+		}
+	}
+	if is.id != nil {
+		if is.resp.IDToken, err = k.signJWT(is.id, "JWT"); err != nil {
+			return tokenResponse{}, err
+		}
+	}
+	return is.resp, nil
+}
+
+// registerOpaqueLocked remembers an opaque access token; s.mu is held.
+// The token is random base64url: never three dot-separated parts.
+func (s *Server) registerOpaqueLocked(claims map[string]any, exp time.Time, family string) string {
+	tok := randomID(32)
+	s.st.opaque[tok] = &opaqueToken{claims: claims, expires: exp, family: family}
 	return tok
 }
 
-// mayRefresh reports whether g gets a refresh token: a user's grant with
-// offline_access, through a client allowed the refresh_token grant.
+// mayRefresh reports whether g earns a refresh token: a user's grant that
+// asked offline_access, through a client allowed the refresh_token grant.
 func mayRefresh(g grant) bool {
-	return g.user != nil && slices.Contains(g.scopes, "offline_access") && slices.Contains(g.client.Grants, "refresh_token")
+	return g.user != nil && slices.Contains(g.scopes, "offline_access") && slices.Contains(g.client.Grants, grantRefreshToken)
 }

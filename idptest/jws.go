@@ -1,38 +1,39 @@
 package idptest
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
-	_ "crypto/sha256" // hashes for the signing algorithms
+	_ "crypto/sha256" // registers the hashes of the signing algorithms
 	_ "crypto/sha512"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/big"
 	"strings"
 )
 
-// The JWS compact serialization is written here by hand rather than with a
-// JOSE library, so that a test can make the header say anything — an alg
-// that is not the one used, a crit, a jku — which libraries refuse to do.
+// The JWS compact serialization (RFC 7515 §7.1) is written here by hand
+// rather than with a JOSE library, so that a test can make the header say
+// anything — an alg that is not the one used, a crit, a jku — which
+// libraries refuse to produce.
 
 var b64 = base64.RawURLEncoding
 
 // signCompact returns header.payload.signature, signing with alg and key
-// whatever the header says.
+// whatever the header says. alg "none" gives an empty signature.
 func signCompact(header, claims map[string]any, alg string, key any) (string, error) {
 	hb, err := json.Marshal(header)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("idptest: encoding the JWS header: %w", err)
 	}
 	pb, err := json.Marshal(claims)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("idptest: encoding the claims: %w", err)
 	}
 	input := b64.EncodeToString(hb) + "." + b64.EncodeToString(pb)
 	sig, err := sign(alg, key, []byte(input))
@@ -42,18 +43,29 @@ func signCompact(header, claims map[string]any, alg string, key any) (string, er
 	return input + "." + b64.EncodeToString(sig), nil
 }
 
-func hashOf(alg string) (crypto.Hash, error) {
+// hashOf returns the hash of a JWS algorithm such as "RS256" or "HS512".
+func hashOf(alg string) (crypto.Hash, bool) {
+	if len(alg) != 5 {
+		return 0, false
+	}
 	switch alg[2:] {
 	case "256":
-		return crypto.SHA256, nil
+		return crypto.SHA256, true
 	case "384":
-		return crypto.SHA384, nil
+		return crypto.SHA384, true
 	case "512":
-		return crypto.SHA512, nil
+		return crypto.SHA512, true
 	}
-	return 0, fmt.Errorf("idptest: unsupported algorithm %q", alg)
+	return 0, false
 }
 
+func digest(h crypto.Hash, input []byte) []byte {
+	d := h.New()
+	d.Write(input)
+	return d.Sum(nil)
+}
+
+// sign signs input as the JWS algorithm alg (RFC 7518 §3) with key.
 func sign(alg string, key any, input []byte) ([]byte, error) {
 	if alg == "none" {
 		return nil, nil
@@ -65,68 +77,61 @@ func sign(alg string, key any, input []byte) ([]byte, error) {
 		}
 		return ed25519.Sign(k, input), nil
 	}
-	if len(alg) != 5 {
-		return nil, fmt.Errorf("idptest: unsupported algorithm %q", alg)
+	h, ok := hashOf(alg)
+	if !ok {
+		return nil, fmt.Errorf("idptest: unsupported signing algorithm %q", alg)
 	}
-	h, err := hashOf(alg)
-	if err != nil {
-		return nil, err
-	}
-	if alg[:2] == "HS" {
-		k, ok := key.([]byte)
+	switch family := alg[:2]; family {
+	case "HS":
+		secret, ok := key.([]byte)
 		if !ok {
 			return nil, fmt.Errorf("idptest: %s needs a []byte secret, not %T", alg, key)
 		}
-		m := hmac.New(h.New, k)
+		m := hmac.New(h.New, secret)
 		m.Write(input)
 		return m.Sum(nil), nil
-	}
-	d := h.New()
-	d.Write(input)
-	digest := d.Sum(nil)
-	switch k := key.(type) {
-	case *rsa.PrivateKey:
-		switch alg[:2] {
-		case "RS":
-			return rsa.SignPKCS1v15(rand.Reader, k, h, digest)
-		case "PS":
-			return rsa.SignPSS(rand.Reader, k, h, digest, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
+	case "RS", "PS":
+		rk, ok := key.(*rsa.PrivateKey)
+		if !ok {
+			return nil, fmt.Errorf("idptest: %s needs an *rsa.PrivateKey, not %T", alg, key)
 		}
-	case *ecdsa.PrivateKey:
-		if alg[:2] == "ES" {
-			r, s, err := ecdsa.Sign(rand.Reader, k, digest)
-			if err != nil {
-				return nil, err
-			}
-			size := (k.Curve.Params().BitSize + 7) / 8
-			return append(r.FillBytes(make([]byte, size)), s.FillBytes(make([]byte, size))...), nil
+		if family == "RS" {
+			return rsa.SignPKCS1v15(rand.Reader, rk, h, digest(h, input))
 		}
+		return rsa.SignPSS(rand.Reader, rk, h, digest(h, input), &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
+	case "ES":
+		ek, ok := key.(*ecdsa.PrivateKey)
+		if !ok {
+			return nil, fmt.Errorf("idptest: %s needs an *ecdsa.PrivateKey, not %T", alg, key)
+		}
+		r, s, err := ecdsa.Sign(rand.Reader, ek, digest(h, input))
+		if err != nil {
+			return nil, err
+		}
+		// RFC 7518 §3.4: R || S, each the size of the curve's order.
+		size := (ek.Curve.Params().BitSize + 7) / 8
+		return append(r.FillBytes(make([]byte, size)), s.FillBytes(make([]byte, size))...), nil
 	}
-	return nil, fmt.Errorf("idptest: cannot sign %s with %T", alg, key)
+	return nil, fmt.Errorf("idptest: unsupported signing algorithm %q", alg)
 }
 
+// verify checks a signature made by sign with pub's private key.
 func verify(alg string, pub crypto.PublicKey, input, sig []byte) bool {
 	if alg == "EdDSA" {
 		k, ok := pub.(ed25519.PublicKey)
 		return ok && ed25519.Verify(k, input, sig)
 	}
-	if len(alg) != 5 {
+	h, ok := hashOf(alg)
+	if !ok {
 		return false
 	}
-	h, err := hashOf(alg)
-	if err != nil {
-		return false
-	}
-	d := h.New()
-	d.Write(input)
-	digest := d.Sum(nil)
 	switch k := pub.(type) {
 	case *rsa.PublicKey:
 		switch alg[:2] {
 		case "RS":
-			return rsa.VerifyPKCS1v15(k, h, digest, sig) == nil
+			return rsa.VerifyPKCS1v15(k, h, digest(h, input), sig) == nil
 		case "PS":
-			return rsa.VerifyPSS(k, h, digest, sig, nil) == nil
+			return rsa.VerifyPSS(k, h, digest(h, input), sig, nil) == nil
 		}
 	case *ecdsa.PublicKey:
 		size := (k.Curve.Params().BitSize + 7) / 8
@@ -134,42 +139,52 @@ func verify(alg string, pub crypto.PublicKey, input, sig []byte) bool {
 			return false
 		}
 		r, s := new(big.Int).SetBytes(sig[:size]), new(big.Int).SetBytes(sig[size:])
-		return ecdsa.Verify(k, digest, r, s)
+		return ecdsa.Verify(k, digest(h, input), r, s)
 	}
 	return false
 }
 
-var errNotOurs = errors.New("not a token signed by this provider")
-
-// parseOwn verifies a compact JWS signed by one of keys (by kid) and returns
-// its claims. It is how /userinfo and /oauth/introspect recognize JWTs.
-func parseOwn(token string, keyByKID func(kid string) *key) (map[string]any, error) {
+// parseOwn verifies a compact JWS against the published key its kid names,
+// whose algorithm must be the header's, and returns its claims with numbers
+// as json.Number. It is how /userinfo and /oauth/introspect recognize the
+// JWTs this provider signed.
+func (s *Server) parseOwn(token string) (map[string]any, bool) {
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 {
-		return nil, errNotOurs
+		return nil, false
 	}
 	hb, err1 := b64.DecodeString(parts[0])
 	pb, err2 := b64.DecodeString(parts[1])
 	sig, err3 := b64.DecodeString(parts[2])
-	if err := errors.Join(err1, err2, err3); err != nil {
-		return nil, errNotOurs
+	if err1 != nil || err2 != nil || err3 != nil {
+		return nil, false
 	}
 	var h struct {
 		Alg string `json:"alg"`
 		Kid string `json:"kid"`
 	}
 	if json.Unmarshal(hb, &h) != nil {
-		return nil, errNotOurs
+		return nil, false
 	}
-	k := keyByKID(h.Kid)
+	k := s.publishedKey(h.Kid)
 	if k == nil || k.alg != h.Alg || !verify(h.Alg, k.public(), []byte(parts[0]+"."+parts[1]), sig) {
-		return nil, errNotOurs
+		return nil, false
 	}
-	var c map[string]any
-	d := json.NewDecoder(strings.NewReader(string(pb)))
+	var claims map[string]any
+	d := json.NewDecoder(bytes.NewReader(pb))
 	d.UseNumber()
-	if d.Decode(&c) != nil {
-		return nil, errNotOurs
+	if d.Decode(&claims) != nil {
+		return nil, false
 	}
-	return c, nil
+	return claims, true
+}
+
+// header returns the JWS header of a token k signs: {alg, typ, kid}.
+func (k *key) header(typ string) map[string]any {
+	return map[string]any{"alg": k.alg, "typ": typ, "kid": k.kid}
+}
+
+// signJWT signs claims with k under k.header(typ).
+func (k *key) signJWT(claims map[string]any, typ string) (string, error) {
+	return signCompact(k.header(typ), claims, k.alg, k.priv)
 }

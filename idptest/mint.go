@@ -1,71 +1,96 @@
 package idptest
 
 import (
-	"crypto/sha256"
-	"encoding/json"
 	"fmt"
 	"maps"
-	"time"
+	"slices"
 )
 
-// ClaimsRequest says whose access token claims to build.
+// ClaimsRequest says whose access-token claims UserClaims builds, with
+// the parameters of a token request.
 type ClaimsRequest struct {
-	Username     string
-	ClientID     string
-	Audience     string   // "" = DefaultAudience
-	Scopes       []string // nil = everything the user may have
-	Organization string   // id or name; "" = none
-	GrantType    string   // the gty claim, e.g. "password"; "" = none (authorization code)
+	Username string
+	ClientID string
+	Audience string // "" = no API: the claims of an opaque token good only at /userinfo
+	// Scopes are the scopes asked; as at the token endpoint the token gets
+	// those the user's roles allow in the organization, plus the OIDC
+	// scopes asked.
+	Scopes       []string
+	Organization string // ID or name; "" = none
+	// GrantType is the gty claim: "password" as the password grant gives,
+	// "" (none) as the authorization_code grant gives.
+	GrantType string
 }
 
-// UserClaims returns exactly the claims the token endpoint would put in a
-// user's access token, for a test to change before Mint.
+// UserClaims returns the claims the token endpoint would put in an access
+// token for req — fresh iat, exp and jti included — for a test to change
+// and Mint. The map is the caller's.
 func (s *Server) UserClaims(req ClaimsRequest) (map[string]any, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g, err := s.userGrant(req.Username, req.ClientID, req.Audience, req.Scopes, req.Organization, req.GrantType)
+	u, ok := s.st.users[req.Username]
+	if !ok || u.removed {
+		return nil, fmt.Errorf("idptest: unknown user %q", req.Username)
+	}
+	c, ok := s.st.clients[req.ClientID]
+	if !ok {
+		return nil, fmt.Errorf("idptest: unknown client %q", req.ClientID)
+	}
+	g, err := s.userGrantLocked(u, c, req.Audience, req.Scopes, req.Organization, req.GrantType)
 	if err != nil {
 		return nil, err
 	}
-	return s.accessClaims(g), nil
+	claims, _ := s.accessClaims(g, s.Now())
+	return claims, nil
 }
 
-// MachineClaims returns the claims of a client-credentials access token.
+// MachineClaims returns the claims the token endpoint would put in a
+// client-credentials access token of clientID for audience ("" =
+// DefaultAudience), with every scope the client was granted there.
 func (s *Server) MachineClaims(clientID, audience string) (map[string]any, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, ok := s.state.clients[clientID]
+	c, ok := s.st.clients[clientID]
 	if !ok {
 		return nil, fmt.Errorf("idptest: unknown client %q", clientID)
 	}
-	g, err := s.machineGrant(c, audience, nil)
+	if !slices.Contains(c.Grants, grantClientCredentials) {
+		return nil, fmt.Errorf("idptest: client %q may not use the client_credentials grant", clientID)
+	}
+	g, err := s.machineGrantLocked(c, audience, nil)
 	if err != nil {
 		return nil, err
 	}
-	return s.accessClaims(g), nil
+	claims, _ := s.accessClaims(g, s.Now())
+	return claims, nil
 }
 
-// MintOption changes how Mint signs.
+// MintOption changes how Mint signs. Options are applied in order.
 type MintOption interface{ apply(*mintOptions) }
 
 type mintOptions struct {
-	kid         string         // sign with this published key
-	header      map[string]any // set (nil value: delete) after the key is chosen
-	signerAlg   string         // sign with this algorithm and key instead
-	signerKey   any
-	unpublished bool
-	none        bool
+	kid         string         // sign with this published key instead of the signer
+	unpublished bool           // sign with a fresh key of the chosen key's algorithm
+	signerAlg   string         // sign with this algorithm and signerKey instead
+	signerKey   any            //
+	none        bool           // no signature, alg "none"
+	header      map[string]any // set (nil: delete) after all of the above
 }
 
 type mintOption func(*mintOptions)
 
 func (f mintOption) apply(o *mintOptions) { f(o) }
 
-// WithKeyID signs with the published key kid.
-func WithKeyID(kid string) MintOption { return mintOption(func(o *mintOptions) { o.kid = kid }) }
+// WithKeyID signs with the published key kid rather than the signer; Mint
+// fails with ErrUnknownKey if there is none.
+func WithKeyID(kid string) MintOption {
+	return mintOption(func(o *mintOptions) { o.kid = kid })
+}
 
-// WithHeader sets a header member after the signing key was chosen — "alg"
-// can then lie about the algorithm used — or deletes it when value is nil.
+// WithHeader sets the header member name to value after everything else
+// was decided — so "alg" can name another algorithm than the one used
+// (algorithm confusion), and "typ", "crit", "cty", "jku", "x5u", "jwk" or
+// "kid" can say anything — or deletes the member when value is nil.
 func WithHeader(name string, value any) MintOption {
 	return mintOption(func(o *mintOptions) {
 		if o.header == nil {
@@ -75,59 +100,65 @@ func WithHeader(name string, value any) MintOption {
 	})
 }
 
-// WithSigner signs with alg and key, which no JWKS publishes: "HS256" with
-// a []byte secret (such as the bytes of a published public key), or an RSA,
-// ECDSA or Ed25519 private key. The header gets no kid unless WithHeader
-// adds one.
+// WithSigner signs with alg and key, which no JWKS publishes: "HS256",
+// "HS384" or "HS512" with a []byte secret (such as the PEM or DER bytes of
+// a published public key), "RS…" or "PS…" with an *rsa.PrivateKey, "ES…"
+// with an *ecdsa.PrivateKey, "EdDSA" with an ed25519.PrivateKey. The
+// header says alg and has no kid unless WithHeader adds one.
 func WithSigner(alg string, key any) MintOption {
 	return mintOption(func(o *mintOptions) { o.signerAlg, o.signerKey = alg, key })
 }
 
-// WithUnpublishedKey signs with a fresh key of the signer's algorithm that
-// is not in the JWKS, under a new random kid.
+// WithUnpublishedKey signs with a fresh key of the signer's algorithm (or
+// of WithKeyID's key) that is not in the JWKS, under a new random kid.
 func WithUnpublishedKey() MintOption {
 	return mintOption(func(o *mintOptions) { o.unpublished = true })
 }
 
-// WithoutSignature makes an unsecured JWS: alg "none", empty signature.
-func WithoutSignature() MintOption { return mintOption(func(o *mintOptions) { o.none = true }) }
+// WithoutSignature makes an unsecured JWS (RFC 7515 §A.5): alg "none" and
+// an empty signature; the kid stays. WithHeader can still set another alg.
+// It takes precedence over WithSigner and WithUnpublishedKey.
+func WithoutSignature() MintOption {
+	return mintOption(func(o *mintOptions) { o.none = true })
+}
 
-// Mint signs claims as a compact JWS — by default with the signing key and
-// the header {alg, typ, kid}. The claims are marshalled as given, so a test
-// can send "exp" as a string or "aud" as a number.
+// Mint signs claims as a compact JWS, by default with the signing key under
+// the header {alg, typ, kid} (typ is Config.AccessTokenType). The claims
+// are marshalled with encoding/json as given, so a test can make "exp" a
+// string or "aud" a number. The options make the negative cases: another
+// key, another algorithm, a lying header, no signature.
 func (s *Server) Mint(claims map[string]any, opts ...MintOption) (string, error) {
 	var o mintOptions
 	for _, opt := range opts {
 		opt.apply(&o)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.signLocked(claims, o)
-}
-
-// signLocked is Mint with s.mu held.
-func (s *Server) signLocked(claims map[string]any, o mintOptions) (string, error) {
+	s.keysMu.Lock()
 	k := s.signer
+	var err error
 	if o.kid != "" {
-		if k = s.keyLocked(o.kid); k == nil {
-			return "", fmt.Errorf("idptest: no published key %q", o.kid)
-		}
+		k, err = s.keyLocked(o.kid)
 	}
-	if o.unpublished {
+	s.keysMu.Unlock()
+	if err != nil {
+		return "", err
+	}
+	header := k.header(s.cfg.AccessTokenType)
+	alg, signKey := k.alg, any(k.priv)
+	switch {
+	case o.none:
+		alg, signKey = "none", nil
+		header["alg"] = alg
+	case o.signerAlg != "":
+		alg, signKey = o.signerAlg, o.signerKey
+		header["alg"] = alg
+		delete(header, "kid")
+	case o.unpublished:
 		fresh, err := newKey(k.alg)
 		if err != nil {
 			return "", err
 		}
-		k = fresh
-	}
-	alg, signKey := k.alg, any(k.priv)
-	header := map[string]any{"alg": alg, "typ": s.cfg.AccessTokenType, "kid": k.kid}
-	switch {
-	case o.none:
-		alg, signKey, header["alg"] = "none", nil, "none"
-	case o.signerAlg != "":
-		alg, signKey, header["alg"] = o.signerAlg, o.signerKey, o.signerAlg
-		delete(header, "kid")
+		signKey = fresh.priv
+		header["kid"] = fresh.kid
 	}
 	for name, v := range o.header {
 		if v == nil {
@@ -139,66 +170,25 @@ func (s *Server) signLocked(claims map[string]any, o mintOptions) (string, error
 	return signCompact(header, claims, alg, signKey)
 }
 
-// OpaqueToken registers an opaque access token with these claims: the
-// userinfo and introspection endpoints answer for it until its "exp" (a
-// Unix time; default now + AccessTokenTTL) or its revocation.
+// OpaqueToken registers an opaque access token with these claims and
+// returns it: /userinfo and /oauth/introspect answer for it with the
+// claims (a copy of the map, not of values nested in it) until its
+// revocation or its numeric "exp". Without "exp" it gets one,
+// now + Config.AccessTokenTTL; with an "exp" that is not a number it keeps
+// that claim and expires after AccessTokenTTL.
 func (s *Server) OpaqueToken(claims map[string]any) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	exp := s.now().Add(s.cfg.AccessTokenTTL)
-	switch v := claims["exp"].(type) {
-	case int64:
-		exp = time.Unix(v, 0)
-	case json.Number:
-		if n, err := v.Int64(); err == nil {
-			exp = time.Unix(n, 0)
+	c := maps.Clone(claims)
+	if c == nil {
+		c = map[string]any{}
+	}
+	exp, ok := numericDate(c["exp"])
+	if !ok {
+		exp = s.Now().Add(s.cfg.AccessTokenTTL)
+		if _, present := c["exp"]; !present {
+			c["exp"] = exp.Unix()
 		}
 	}
-	return s.registerOpaque(maps.Clone(claims), exp, "")
-}
-
-// AuthorizeRequest stands in for a user's login through the browser
-// (/authorize): the code it yields is exchanged at the token endpoint.
-type AuthorizeRequest struct {
-	ClientID     string
-	Username     string
-	RedirectURI  string
-	Audience     string
-	Scopes       []string
-	Organization string
-	Nonce        string
-	// CodeChallenge and CodeChallengeMethod ("S256") set up PKCE.
-	CodeChallenge       string
-	CodeChallengeMethod string
-}
-
-// codeTTL is how long an authorization code can be exchanged.
-const codeTTL = 5 * time.Minute
-
-// AuthorizationCode logs req.Username in through req.ClientID and returns
-// an authorization code, single-use and valid for five minutes.
-func (s *Server) AuthorizationCode(req AuthorizeRequest) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, ok := s.state.clients[req.ClientID]
-	if !ok || !hasGrant(c, "authorization_code") {
-		return "", fmt.Errorf("idptest: client %q may not use the authorization code grant", req.ClientID)
-	}
-	if req.CodeChallenge != "" && req.CodeChallengeMethod != "S256" {
-		return "", fmt.Errorf("idptest: code challenge method %q: only S256", req.CodeChallengeMethod)
-	}
-	g, err := s.userGrant(req.Username, req.ClientID, req.Audience, req.Scopes, req.Organization, "")
-	if err != nil {
-		return "", err
-	}
-	g.nonce = req.Nonce
-	code := randomID(24)
-	s.state.codes[code] = &authCode{grant: g, redirectURI: req.RedirectURI, challenge: req.CodeChallenge, expires: s.now().Add(codeTTL)}
-	return code, nil
-}
-
-// S256Challenge returns the PKCE S256 challenge of verifier.
-func S256Challenge(verifier string) string {
-	sum := sha256.Sum256([]byte(verifier))
-	return b64.EncodeToString(sum[:])
+	return s.registerOpaqueLocked(c, exp, "")
 }

@@ -1,9 +1,7 @@
 package idptest
 
 import (
-	"crypto"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -13,74 +11,39 @@ import (
 	"time"
 )
 
-// Endpoint names one of the provider's endpoints, for counters and faults.
-type Endpoint string
-
-// The provider's endpoints.
-const (
-	EndpointDiscovery  Endpoint = "discovery"
-	EndpointJWKS       Endpoint = "jwks"
-	EndpointToken      Endpoint = "token"
-	EndpointUserinfo   Endpoint = "userinfo"
-	EndpointIntrospect Endpoint = "introspect"
-	EndpointRevoke     Endpoint = "revoke"
-)
-
-var endpoints = []Endpoint{EndpointDiscovery, EndpointJWKS, EndpointToken, EndpointUserinfo, EndpointIntrospect, EndpointRevoke}
-
-// Fault makes an endpoint misbehave.
-type Fault int
-
-// The faults an endpoint can be switched to.
-const (
-	FaultNone        Fault = iota
-	FaultError             // 500 with a JSON error body
-	FaultUnavailable       // 503 with Retry-After: 1
-	FaultHang              // no answer until the fault is cleared, the request ends, or Close
-	FaultDrop              // the connection is closed without any answer
-)
-
-// String returns the fault's name.
-func (f Fault) String() string {
-	switch f {
-	case FaultNone:
-		return "none"
-	case FaultError:
-		return "error"
-	case FaultUnavailable:
-		return "unavailable"
-	case FaultHang:
-		return "hang"
-	case FaultDrop:
-		return "drop"
-	}
-	return fmt.Sprintf("Fault(%d)", int(f))
-}
-
-// Server is a running identity provider. It is safe for concurrent use.
+// Server is a running identity provider. Its methods are safe for
+// concurrent use, also while requests are being served.
 type Server struct {
-	cfg    Config
+	cfg    Config // with defaults; read-only after New
 	url    string
 	srv    *http.Server
-	done   chan struct{} // closed by Close
-	served chan struct{} // closed when Serve returns
+	conns  sync.WaitGroup // one count per open connection (ConnState)
+	served chan struct{}  // closed when Serve has returned
+	done   chan struct{}  // closed by Close: releases hung requests
 
-	calls map[Endpoint]*atomic.Int64 // fixed at New
+	closeOnce sync.Once
+	closeErr  error
+
+	calls map[Endpoint]*atomic.Int64 // the map is fixed at New
 
 	faultMu      sync.Mutex // guards faults and faultChanged
 	faults       map[Endpoint]Fault
-	faultChanged chan struct{} // closed and replaced at every SetFault
+	faultChanged chan struct{} // closed and replaced by every SetFault
 
-	mu       sync.Mutex // guards the fields below
-	frozenAt time.Time  // the clock, once SetNow or Advance froze it
-	frozen   bool
-	keys     []*key // published, in order of creation
-	signer   *key
-	state    *state // users, clients, grants, tokens
+	clockMu  sync.Mutex // guards frozen and frozenAt
+	frozen   bool       // set by SetNow and Advance
+	frozenAt time.Time
+
+	keysMu sync.Mutex // guards keys and signer
+	keys   []*key     // published in the JWKS, in order of creation
+	signer *key       // one of keys
+
+	mu sync.Mutex // guards st; may be held while taking clockMu
+	st *state
 }
 
 // New checks cfg, generates the first signing key and starts serving on
-// cfg.Addr. Close stops it.
+// cfg.Addr. The caller must Close the server.
 func New(cfg Config) (*Server, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -97,19 +60,32 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg:          cfg,
 		url:          "http://" + l.Addr().String(),
-		done:         make(chan struct{}),
 		served:       make(chan struct{}),
+		done:         make(chan struct{}),
 		calls:        make(map[Endpoint]*atomic.Int64, len(endpoints)),
-		faults:       map[Endpoint]Fault{},
+		faults:       make(map[Endpoint]Fault),
 		faultChanged: make(chan struct{}),
 		keys:         []*key{signer},
 		signer:       signer,
-		state:        newState(cfg),
+		st:           newState(cfg),
 	}
 	for _, e := range endpoints {
 		s.calls[e] = new(atomic.Int64)
 	}
-	s.srv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
+	s.srv = &http.Server{
+		Handler:           s.routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ConnState: func(_ net.Conn, cs http.ConnState) {
+			// StateNew happens in Serve's goroutine before Serve returns,
+			// so every Add precedes the Wait in Close.
+			switch cs {
+			case http.StateNew:
+				s.conns.Add(1)
+			case http.StateClosed:
+				s.conns.Done()
+			}
+		},
+	}
 	go func() {
 		defer close(s.served)
 		_ = s.srv.Serve(l)
@@ -118,152 +94,92 @@ func New(cfg Config) (*Server, error) {
 }
 
 // Start is New for tests: it fails tb on error and closes the server when
-// the test ends.
+// the test and its subtests end.
 func Start(tb testing.TB, cfg Config) *Server {
 	tb.Helper()
 	s, err := New(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { s.Close() })
+	tb.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			tb.Errorf("idptest: closing the server: %v", err)
+		}
+	})
 	return s
 }
 
-// Close stops the server, ending every request in flight (hung ones too).
+// Close stops the server: it stops listening, ends every request in flight
+// (hung ones too) and returns once every connection and handler is gone.
+// Calling it again does nothing.
 func (s *Server) Close() error {
-	select {
-	case <-s.done:
-		return nil
-	default:
-	}
-	close(s.done)
-	err := s.srv.Close()
-	<-s.served
-	return err
+	s.closeOnce.Do(func() {
+		close(s.done)
+		// Server.Close waits for Serve to return, then closes every
+		// connection Serve accepted.
+		s.closeErr = s.srv.Close()
+		<-s.served
+		s.conns.Wait()
+	})
+	return s.closeErr
 }
 
-// URL returns the server's base URL, such as "http://127.0.0.1:41234".
+// URL returns the server's base URL, such as "http://127.0.0.1:41234",
+// without a trailing slash.
 func (s *Server) URL() string { return s.url }
 
-// Issuer returns the issuer: URL() with a trailing slash, as Auth0's.
+// Issuer returns the issuer: URL() with a trailing slash, as at Auth0.
 func (s *Server) Issuer() string { return s.url + "/" }
 
-// DiscoveryURL returns the OpenID discovery document's URL.
+// DiscoveryURL returns the URL of the OpenID discovery document.
 func (s *Server) DiscoveryURL() string { return s.url + "/.well-known/openid-configuration" }
 
 // JWKSURL returns the URL of the published keys.
 func (s *Server) JWKSURL() string { return s.url + "/.well-known/jwks.json" }
 
-// TokenURL returns the token endpoint's URL.
+// TokenURL returns the URL of the token endpoint.
 func (s *Server) TokenURL() string { return s.url + "/oauth/token" }
 
-// UserinfoURL returns the userinfo endpoint's URL.
+// UserinfoURL returns the URL of the userinfo endpoint.
 func (s *Server) UserinfoURL() string { return s.url + "/userinfo" }
 
-// IntrospectionURL returns the RFC 7662 introspection endpoint's URL.
+// IntrospectionURL returns the URL of the RFC 7662 introspection endpoint.
 func (s *Server) IntrospectionURL() string { return s.url + "/oauth/introspect" }
 
-// RevocationURL returns the RFC 7009 revocation endpoint's URL.
+// RevocationURL returns the URL of the RFC 7009 revocation endpoint.
 func (s *Server) RevocationURL() string { return s.url + "/oauth/revoke" }
+
+// userinfoAudience is the audience Auth0 adds to tokens that carry openid.
+func (s *Server) userinfoAudience() string { return s.Issuer() + "userinfo" }
 
 // Now returns the provider's time: Config.Now, or the frozen clock once
 // SetNow or Advance was called.
 func (s *Server) Now() time.Time {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.now()
-}
-
-func (s *Server) now() time.Time {
+	s.clockMu.Lock()
+	defer s.clockMu.Unlock()
 	if s.frozen {
 		return s.frozenAt
 	}
 	return s.cfg.Now()
 }
 
-// SetNow freezes the provider's clock at t. Tokens it issues are dated by
-// it, and every expiry it checks is judged by it.
+// SetNow freezes the provider's clock at t. The tokens it issues from then
+// on are dated by it, and every expiry it checks is judged by it.
 func (s *Server) SetNow(t time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.clockMu.Lock()
+	defer s.clockMu.Unlock()
 	s.frozen, s.frozenAt = true, t
 }
 
-// Advance moves the provider's clock forward by d, freezing it first if
-// it was running.
+// Advance moves the provider's clock forward by d (back, if d is
+// negative), freezing it first at Config.Now() if it was running.
 func (s *Server) Advance(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.frozenAt, s.frozen = s.now().Add(d), true
-}
-
-// Calls returns how many requests reached e, faulted ones included.
-func (s *Server) Calls(e Endpoint) int {
-	if c, ok := s.calls[e]; ok {
-		return int(c.Load())
+	s.clockMu.Lock()
+	defer s.clockMu.Unlock()
+	if !s.frozen {
+		s.frozen, s.frozenAt = true, s.cfg.Now()
 	}
-	return 0
-}
-
-// ResetCalls sets every counter back to zero.
-func (s *Server) ResetCalls() {
-	for _, c := range s.calls {
-		c.Store(0)
-	}
-}
-
-// SetFault makes e misbehave as f from now on; FaultNone restores it and
-// releases requests hung at e.
-func (s *Server) SetFault(e Endpoint, f Fault) {
-	s.faultMu.Lock()
-	defer s.faultMu.Unlock()
-	s.faults[e] = f
-	close(s.faultChanged)
-	s.faultChanged = make(chan struct{})
-}
-
-func (s *Server) fault(e Endpoint) (Fault, <-chan struct{}) {
-	s.faultMu.Lock()
-	defer s.faultMu.Unlock()
-	return s.faults[e], s.faultChanged
-}
-
-// endpoint counts requests to e and applies its fault before h runs.
-func (s *Server) endpoint(e Endpoint, h http.HandlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.calls[e].Add(1)
-		for {
-			f, changed := s.fault(e)
-			switch f {
-			case FaultError:
-				writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "server_error", "error_description": "injected fault"})
-				return
-			case FaultUnavailable:
-				w.Header().Set("Retry-After", "1")
-				writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable"})
-				return
-			case FaultDrop:
-				if hj, ok := w.(http.Hijacker); ok {
-					if conn, _, err := hj.Hijack(); err == nil {
-						conn.Close()
-						return
-					}
-				}
-				panic(http.ErrAbortHandler) // closes the connection without an answer
-			case FaultHang:
-				select {
-				case <-changed:
-					continue
-				case <-r.Context().Done():
-					return
-				case <-s.done:
-					return
-				}
-			}
-			h(w, r)
-			return
-		}
-	})
+	s.frozenAt = s.frozenAt.Add(d)
 }
 
 func (s *Server) routes() http.Handler {
@@ -271,118 +187,34 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /.well-known/openid-configuration", s.endpoint(EndpointDiscovery, s.serveDiscovery))
 	mux.Handle("GET /.well-known/jwks.json", s.endpoint(EndpointJWKS, s.serveJWKS))
 	mux.Handle("POST /oauth/token", s.endpoint(EndpointToken, s.serveToken))
-	mux.Handle("/userinfo", s.endpoint(EndpointUserinfo, s.serveUserinfo))
+	mux.Handle("GET /userinfo", s.endpoint(EndpointUserinfo, s.serveUserinfo))
+	mux.Handle("POST /userinfo", s.endpoint(EndpointUserinfo, s.serveUserinfo))
 	mux.Handle("POST /oauth/introspect", s.endpoint(EndpointIntrospect, s.serveIntrospect))
 	mux.Handle("POST /oauth/revoke", s.endpoint(EndpointRevoke, s.serveRevoke))
 	return mux
 }
 
+// serveDiscovery is the OpenID Connect discovery document. It lists no
+// authorization_endpoint: AuthorizationCode stands in for the browser.
 func (s *Server) serveDiscovery(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
-		"issuer":                                s.Issuer(),
-		"authorization_endpoint":                s.url + "/authorize",
-		"token_endpoint":                        s.TokenURL(),
-		"userinfo_endpoint":                     s.UserinfoURL(),
-		"jwks_uri":                              s.JWKSURL(),
-		"introspection_endpoint":                s.IntrospectionURL(),
-		"revocation_endpoint":                   s.RevocationURL(),
-		"grant_types_supported":                 knownGrants,
-		"response_types_supported":              []string{"code"},
-		"subject_types_supported":               []string{"public"},
-		"id_token_signing_alg_values_supported": []string{"RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"},
-		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post", "none"},
-		"code_challenge_methods_supported":      []string{"S256"},
-		"scopes_supported":                      []string{"openid", "profile", "email", "offline_access"},
+		"issuer":                                        s.Issuer(),
+		"jwks_uri":                                      s.JWKSURL(),
+		"token_endpoint":                                s.TokenURL(),
+		"userinfo_endpoint":                             s.UserinfoURL(),
+		"introspection_endpoint":                        s.IntrospectionURL(),
+		"revocation_endpoint":                           s.RevocationURL(),
+		"grant_types_supported":                         knownGrants,
+		"response_types_supported":                      []string{"code"},
+		"subject_types_supported":                       []string{"public"},
+		"id_token_signing_alg_values_supported":         keyAlgorithms,
+		"token_endpoint_auth_methods_supported":         []string{"client_secret_basic", "client_secret_post", "none"},
+		"introspection_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
+		"revocation_endpoint_auth_methods_supported":    []string{"client_secret_basic", "client_secret_post", "none"},
+		"code_challenge_methods_supported":              []string{"S256"},
+		"scopes_supported":                              oidcScopes,
+		"claims_supported":                              []string{"sub", "iss", "aud", "exp", "iat", "name", "email", "nonce", "org_id"},
 	})
-}
-
-func (s *Server) serveJWKS(w http.ResponseWriter, _ *http.Request) {
-	s.mu.Lock()
-	keys := make([]map[string]any, 0, len(s.keys))
-	for _, k := range s.keys {
-		keys = append(keys, k.jwk())
-	}
-	s.mu.Unlock()
-	w.Header().Set("Cache-Control", "public, max-age=15, stale-while-revalidate=15, stale-if-error=86400")
-	writeJSON(w, http.StatusOK, map[string]any{"keys": keys})
-}
-
-// SigningKeyID returns the kid of the key that signs new tokens.
-func (s *Server) SigningKeyID() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.signer.kid
-}
-
-// AddKey generates a key for alg ("RS256", "RS384", "RS512", "PS256",
-// "ES256", "ES384", "ES512" or "EdDSA") and publishes it; it does not sign
-// until UseKey.
-func (s *Server) AddKey(alg string) (string, error) {
-	k, err := newKey(alg)
-	if err != nil {
-		return "", err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.keys = append(s.keys, k)
-	return k.kid, nil
-}
-
-// UseKey makes the published key kid the signer of new tokens.
-func (s *Server) UseKey(kid string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k := s.keyLocked(kid)
-	if k == nil {
-		return fmt.Errorf("idptest: no published key %q", kid)
-	}
-	s.signer = k
-	return nil
-}
-
-// RetireKey removes the key kid from the JWKS; the signer cannot be retired.
-func (s *Server) RetireKey(kid string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.signer.kid == kid {
-		return errors.New("idptest: the signing key cannot be retired; UseKey another first")
-	}
-	for i, k := range s.keys {
-		if k.kid == kid {
-			s.keys = append(s.keys[:i], s.keys[i+1:]...)
-			return nil
-		}
-	}
-	return fmt.Errorf("idptest: no published key %q", kid)
-}
-
-// RotateKey adds a key for alg and makes it the signer; the old key stays
-// published until retired, as at Auth0.
-func (s *Server) RotateKey(alg string) (string, error) {
-	kid, err := s.AddKey(alg)
-	if err != nil {
-		return "", err
-	}
-	return kid, s.UseKey(kid)
-}
-
-// PublicKey returns the public key of the published key kid.
-func (s *Server) PublicKey(kid string) (crypto.PublicKey, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if k := s.keyLocked(kid); k != nil {
-		return k.public(), true
-	}
-	return nil, false
-}
-
-func (s *Server) keyLocked(kid string) *key {
-	for _, k := range s.keys {
-		if k.kid == kid {
-			return k
-		}
-	}
-	return nil
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

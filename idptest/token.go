@@ -9,165 +9,153 @@ import (
 	"strings"
 )
 
+// grantPasswordRealm is Auth0's password grant with a realm (connection),
+// served here as the plain password grant.
+const grantPasswordRealm = "http://auth0.com/oauth/grant-type/password-realm"
+
+// oauthError is an OAuth 2.0 error answer (RFC 6749 §5.2).
+type oauthError struct {
+	status      int
+	code        string
+	description string
+}
+
+func (e *oauthError) Error() string { return "idptest: " + e.code + ": " + e.description }
+
+func refuse(status int, code, description string) *oauthError {
+	return &oauthError{status: status, code: code, description: description}
+}
+
+// writeOAuthError answers err as {error, error_description}.
+func writeOAuthError(w http.ResponseWriter, err error) {
+	var oe *oauthError
+	if !errors.As(err, &oe) {
+		oe = refuse(http.StatusInternalServerError, "server_error", err.Error())
+	}
+	if oe.code == "invalid_client" {
+		w.Header().Set("WWW-Authenticate", `Basic realm="idptest"`)
+	}
+	writeJSON(w, oe.status, map[string]string{"error": oe.code, "error_description": oe.description})
+}
+
 // serveToken is /oauth/token: the password, client_credentials,
-// authorization_code and refresh_token grants.
+// authorization_code and refresh_token grants, answered as Auth0 does.
 func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
-	if err := r.ParseForm(); err != nil {
-		writeGrantError(w, refuse(400, "invalid_request", "The body must be form-encoded."))
-		return
-	}
-	f := r.PostForm
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	resp, err := s.grant(r, f)
+	resp, err := s.token(r)
 	if err != nil {
-		writeGrantError(w, err)
+		writeOAuthError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
 
-func (s *Server) grant(r *http.Request, f url.Values) (tokenResponse, error) {
+func (s *Server) token(r *http.Request) (tokenResponse, error) {
+	if err := r.ParseForm(); err != nil {
+		return tokenResponse{}, refuse(400, "invalid_request", "The body must be application/x-www-form-urlencoded.")
+	}
+	f := r.PostForm
 	gt := f.Get("grant_type")
-	switch gt {
-	case "password", "http://auth0.com/oauth/grant-type/password-realm", "client_credentials", "authorization_code", "refresh_token":
-	default:
+	switch {
+	case gt == "":
+		return tokenResponse{}, refuse(400, "invalid_request", "Missing required parameter: grant_type")
+	case gt == grantPasswordRealm:
+		gt = grantPassword
+	case !slices.Contains(knownGrants, gt):
 		return tokenResponse{}, refuse(400, "unsupported_grant_type", "Unsupported grant type: "+gt)
 	}
-	c, err := s.authenticateClient(r, f)
+	s.mu.Lock()
+	is, err := s.grantLocked(r, gt, f)
+	s.mu.Unlock()
 	if err != nil {
 		return tokenResponse{}, err
 	}
-	if strings.HasPrefix(gt, "http://auth0.com/") {
-		gt = "password"
+	return s.signIssuance(is)
+}
+
+// grantLocked authenticates the client and runs grant type gt; s.mu is
+// held.
+func (s *Server) grantLocked(r *http.Request, gt string, f url.Values) (issuance, error) {
+	c, authenticated, err := s.identifyClientLocked(r, f)
+	if err != nil {
+		return issuance{}, err
 	}
-	if !hasGrant(c, gt) {
-		return tokenResponse{}, refuse(403, "unauthorized_client", "Grant type '"+gt+"' not allowed for the client.")
+	// A confidential client authenticates, except that PKCE may stand in
+	// for its secret when it exchanges an authorization code.
+	if c.Secret != "" && !authenticated && gt != grantAuthorizationCode {
+		return issuance{}, refuse(401, "invalid_client", "Client authentication is required.")
+	}
+	if !slices.Contains(c.Grants, gt) {
+		return issuance{}, refuse(403, "unauthorized_client", "Grant type '"+gt+"' not allowed for the client.")
 	}
 	scopes := strings.Fields(f.Get("scope"))
 	switch gt {
-	case "password":
-		u := s.state.users[f.Get("username")]
-		if u == nil || s.state.removed[u.Username] || subtle.ConstantTimeCompare([]byte(u.Password), []byte(f.Get("password"))) != 1 {
-			return tokenResponse{}, refuse(403, "invalid_grant", "Wrong email or password.")
-		}
-		g, err := s.userGrant(u.Username, c.ID, f.Get("audience"), scopes, f.Get("organization"), "password")
+	case grantPassword:
+		return s.passwordGrantLocked(c, f, scopes)
+	case grantClientCredentials:
+		g, err := s.machineGrantLocked(c, f.Get("audience"), scopes)
 		if err != nil {
-			return tokenResponse{}, err
+			return issuance{}, err
 		}
-		return s.issue(g, mayRefresh(g))
-	case "client_credentials":
-		if c.Secret == "" {
-			return tokenResponse{}, refuse(401, "invalid_client", "Client authentication is required.")
-		}
-		g, err := s.machineGrant(c, f.Get("audience"), scopes)
-		if err != nil {
-			return tokenResponse{}, err
-		}
-		return s.issue(g, false)
-	case "authorization_code":
-		return s.exchangeCode(c, f)
+		return s.issueLocked(g, false), nil
+	case grantAuthorizationCode:
+		return s.codeGrantLocked(c, authenticated, f)
 	default:
-		return s.refreshGrant(c, f.Get("refresh_token"), scopes)
+		return s.refreshGrantLocked(c, f.Get("refresh_token"), scopes)
 	}
 }
 
-// authenticateClient accepts client_secret_basic, client_secret_post, or a
-// bare client_id for public clients.
-func (s *Server) authenticateClient(r *http.Request, f url.Values) (*Client, error) {
+// identifyClientLocked finds the calling client by HTTP Basic
+// (client_secret_basic, RFC 6749 §2.3.1) or by the form's client_id and
+// client_secret (client_secret_post). authenticated is false when no
+// secret was given, as a public client calls; a wrong secret is an error.
+// s.mu is held.
+func (s *Server) identifyClientLocked(r *http.Request, f url.Values) (c *Client, authenticated bool, err error) {
 	id, secret, basic := r.BasicAuth()
 	if basic {
-		// RFC 6749 §2.3.1: both are form-encoded before Basic.
+		// Both are form-encoded before Basic encoding (RFC 6749 §2.3.1).
 		var err1, err2 error
 		id, err1 = url.QueryUnescape(id)
 		secret, err2 = url.QueryUnescape(secret)
-		if errors.Join(err1, err2) != nil {
-			return nil, refuse(401, "invalid_client", "Malformed client credentials.")
+		switch {
+		case err1 != nil || err2 != nil:
+			return nil, false, refuse(401, "invalid_client", "Malformed client credentials.")
+		case f.Has("client_secret"):
+			return nil, false, refuse(400, "invalid_request", "Use only one client authentication method.")
+		case f.Get("client_id") != "" && f.Get("client_id") != id:
+			return nil, false, refuse(400, "invalid_request", "client_id does not match the Authorization header.")
 		}
 	} else {
 		id, secret = f.Get("client_id"), f.Get("client_secret")
 	}
-	c := s.state.clients[id]
+	c = s.st.clients[id]
 	switch {
 	case c == nil:
-		return nil, refuse(401, "invalid_client", "Unknown client.")
-	case c.Secret == "" && secret == "":
-		return c, nil
-	case subtle.ConstantTimeCompare([]byte(c.Secret), []byte(secret)) != 1:
-		return nil, refuse(401, "invalid_client", "Unauthorized.")
+		return nil, false, refuse(401, "invalid_client", "Unknown client.")
+	case secret == "" && !basic:
+		return c, false, nil
+	case c.Secret == "" || subtle.ConstantTimeCompare([]byte(c.Secret), []byte(secret)) != 1:
+		return nil, false, refuse(401, "invalid_client", "Unauthorized.")
 	}
-	return c, nil
+	return c, true, nil
 }
 
-func (s *Server) exchangeCode(c *Client, f url.Values) (tokenResponse, error) {
-	code, ok := s.state.codes[f.Get("code")]
-	delete(s.state.codes, f.Get("code")) // single use, whatever happens next
-	switch {
-	case !ok || !s.now().Before(code.expires):
-		return tokenResponse{}, refuse(403, "invalid_grant", "Invalid authorization code.")
-	case code.client.ID != c.ID:
-		return tokenResponse{}, refuse(403, "invalid_grant", "The code was issued to another client.")
-	case code.redirectURI != "" && code.redirectURI != f.Get("redirect_uri"):
-		return tokenResponse{}, refuse(403, "invalid_grant", "redirect_uri does not match.")
-	case code.challenge != "" && S256Challenge(f.Get("code_verifier")) != code.challenge:
-		return tokenResponse{}, refuse(403, "invalid_grant", "Failed to verify code verifier.")
-	case code.challenge == "" && c.Secret == "":
-		return tokenResponse{}, refuse(401, "invalid_client", "A public client must use PKCE.")
-	case s.state.removed[code.user.Username]:
-		return tokenResponse{}, refuse(403, "invalid_grant", "The user was deleted.")
+// passwordGrantLocked is the resource-owner password grant; s.mu is held.
+func (s *Server) passwordGrantLocked(c *Client, f url.Values, scopes []string) (issuance, error) {
+	u := s.st.users[f.Get("username")]
+	var want []byte
+	if u != nil && !u.removed {
+		want = []byte(u.Password)
 	}
-	return s.issue(code.grant, mayRefresh(code.grant))
-}
-
-// refreshGrant exchanges a refresh token. With rotation, the presented token
-// is marked rotated and a new one of the same family is returned; a rotated
-// token still works within the reuse interval and is reuse after it, which
-// revokes the whole family.
-func (s *Server) refreshGrant(c *Client, token string, scopes []string) (tokenResponse, error) {
-	invalid := refuse(400, "invalid_grant", "Unknown or invalid refresh token.")
-	rt, ok := s.state.refresh[token]
-	now := s.now()
-	switch {
-	case !ok || rt.client.ID != c.ID || s.state.families[rt.family] || !now.Before(rt.expires):
-		return tokenResponse{}, invalid
-	case s.state.removed[rt.user.Username]:
-		return tokenResponse{}, refuse(403, "invalid_grant", "The user was deleted.")
-	case !rt.rotatedAt.IsZero() && now.Sub(rt.rotatedAt) > s.cfg.RefreshReuseInterval:
-		s.state.revokeFamily(rt.family)
-		return tokenResponse{}, invalid
+	// Compared even for an unknown user, and an empty password never
+	// matches.
+	if subtle.ConstantTimeCompare(want, []byte(f.Get("password"))) != 1 || len(want) == 0 {
+		return issuance{}, refuse(403, "invalid_grant", "Wrong email or password.")
 	}
-	g := rt.grant
-	if len(scopes) > 0 {
-		for _, sc := range scopes {
-			if !slices.Contains(rt.scopes, sc) {
-				return tokenResponse{}, refuse(403, "invalid_scope", "Scope '"+sc+"' was not granted.")
-			}
-		}
-		g.scopes = scopes
-	}
-	rotate := !c.DisableRotation
-	if rotate && rt.rotatedAt.IsZero() {
-		rt.rotatedAt = now
-	}
-	resp, err := s.issue(g, rotate)
+	g, err := s.userGrantLocked(u, c, f.Get("audience"), scopes, f.Get("organization"), grantPassword)
 	if err != nil {
-		return resp, err
+		return issuance{}, err
 	}
-	if rotate {
-		// The new token lives as long as the family's first did.
-		s.state.refresh[resp.RefreshToken].expires = rt.expires
-	}
-	return resp, nil
-}
-
-func hasGrant(c *Client, grant string) bool { return slices.Contains(c.Grants, grant) }
-
-func writeGrantError(w http.ResponseWriter, err error) {
-	var ge *errGrant
-	if !errors.As(err, &ge) {
-		ge = refuse(500, "server_error", err.Error())
-	}
-	writeJSON(w, ge.status, map[string]string{"error": ge.code, "error_description": ge.description})
+	return s.issueLocked(g, mayRefresh(g)), nil
 }
