@@ -41,8 +41,6 @@ func newIntrospection(t *testing.T, idp *idptest.Server, mutate ...func(*tokenva
 
 func revoke(t *testing.T, idp *idptest.Server, token string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, idp.RevocationURL(), nil)
-	req.URL.RawQuery = ""
 	resp, err := http.PostForm(idp.RevocationURL(), url.Values{"token": {token}, "client_id": {"venue-app"}, "client_secret": {"venue-app-secret"}})
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("revoke: %v %v", resp, err)

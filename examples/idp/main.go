@@ -14,7 +14,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/authgate/authgate/idptest"
@@ -57,33 +56,8 @@ func printDemo(out io.Writer, idp *idptest.Server, cfg idptest.Config) {
 	fmt.Fprintf(out, "  introspection  %s\n", idp.IntrospectionURL())
 	fmt.Fprintf(out, "  revocation     %s\n", idp.RevocationURL())
 
-	fmt.Fprintf(out, "\nAPIs (audience: scopes)\n")
-	for _, a := range cfg.APIs {
-		fmt.Fprintf(out, "  %s: %s\n", a.Identifier, strings.Join(a.Scopes, " "))
-	}
-	fmt.Fprintf(out, "\nOrganizations (id, name)\n")
-	for _, o := range cfg.Organizations {
-		fmt.Fprintf(out, "  %-12s %s\n", o.ID, o.Name)
-	}
-	fmt.Fprintf(out, "\nUsers (username / password, sub, email: roles)\n")
-	for _, u := range cfg.Users {
-		var roles []string
-		if len(u.Roles) > 0 {
-			roles = append(roles, "tenant "+strings.Join(u.Roles, "+"))
-		}
-		for _, m := range u.Memberships {
-			roles = append(roles, m.OrgID+" "+strings.Join(m.Roles, "+"))
-		}
-		fmt.Fprintf(out, "  %-6s / %-15s %-12s %-20s %s\n", u.Username, u.Password, u.ID, u.Email, strings.Join(roles, ", "))
-	}
-	fmt.Fprintf(out, "\nClients (id / secret, kind: grants)\n")
-	for _, c := range cfg.Clients {
-		grants := strings.Join(c.Grants, " ")
-		for aud, scopes := range c.Scopes {
-			grants += fmt.Sprintf(" (%s on %s)", strings.Join(scopes, " "), aud)
-		}
-		fmt.Fprintf(out, "  %-12s / %-20s %s: %s\n", c.ID, c.Secret, c.Kind, grants)
-	}
+	fmt.Fprintln(out)
+	_ = cfg.Describe(out)
 	fmt.Fprintf(out, "\nA password grant for alice in org_acme:\n\n")
 	fmt.Fprintf(out, "curl -s %s -d grant_type=password -d username=alice -d password=alice-password"+
 		" -d client_id=venue-app -d client_secret=venue-app-secret --data-urlencode audience=%s"+

@@ -3,37 +3,19 @@ package main
 import (
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/authgate/authgate/idptest"
 )
-
-// demoAudience is the API identifier of idptest's demo configuration.
-const demoAudience = "https://api.venue.example"
 
 // extractToken turns a JSON token answer into the bare access token with
 // sed only, so the printed lines need nothing beyond curl and a shell.
 const extractToken = `sed -E 's/.*"access_token":"([^"]+)".*/\1/'`
 
-// printDemo prints the embedded provider, its demo users and clients (read
-// from the demo configuration itself), and curl lines for the whole flow.
+// printDemo prints the embedded provider, its demo tenant, and curl lines
+// for the whole flow.
 func printDemo(out io.Writer, idp *idptest.Server, api string) {
-	cfg := idptest.Demo()
-	fmt.Fprintf(out, "\nEmbedded identity provider (idptest) at %s, issuer %s\n\nDemo users (username / password: organizations):\n", idp.URL(), idp.Issuer())
-	for _, u := range cfg.Users {
-		var orgs []string
-		for _, m := range u.Memberships {
-			orgs = append(orgs, m.OrgID+" as "+strings.Join(m.Roles, "+"))
-		}
-		if len(orgs) == 0 {
-			orgs = []string{"no organization, roles " + strings.Join(u.Roles, "+")}
-		}
-		fmt.Fprintf(out, "  %-6s / %-15s %s\n", u.Username, u.Password, strings.Join(orgs, ", "))
-	}
-	fmt.Fprintln(out, "Clients (id / secret: kind, grants):")
-	for _, c := range cfg.Clients {
-		fmt.Fprintf(out, "  %-12s / %-20s %s, %s\n", c.ID, c.Secret, kindName(c.Kind), strings.Join(c.Grants, " "))
-	}
+	fmt.Fprintf(out, "\nEmbedded identity provider (idptest) at %s, issuer %s\n", idp.URL(), idp.Issuer())
+	_ = idptest.Demo().Describe(out)
 	auth := `-H "Authorization: Bearer $TOKEN"`
 	fmt.Fprintf(out, `
 Try it (paste into a shell; each line's expected status is in its comment):
@@ -61,16 +43,5 @@ curl -s %[1]s/v1/venues %[3]s
 # machines may not book (403)
 curl -s -X POST %[1]s/v1/venues/v1/bookings %[3]s
 
-`, api, extractToken, auth, idp.TokenURL(), demoAudience)
-}
-
-func kindName(k idptest.ClientKind) string {
-	switch k {
-	case idptest.ClientFirstParty:
-		return "first-party app"
-	case idptest.ClientPartner:
-		return "partner app (its user calls are delegated)"
-	default:
-		return "machine"
-	}
+`, api, extractToken, auth, idp.TokenURL(), idptest.DemoAPI)
 }

@@ -66,7 +66,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 			return fmt.Errorf("starting the embedded identity provider: %w", err)
 		}
 		defer idp.Close()
-		s.issuer, s.audience = idp.Issuer(), demoAudience
+		s.issuer, s.audience = idp.Issuer(), idptest.DemoAPI
 		s.clientID, s.clientSecret = or(s.clientID, "venue-app"), or(s.clientSecret, "venue-app-secret")
 	}
 

@@ -26,8 +26,12 @@ type syncBuffer struct {
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // start runs the program with env until the test ends and returns its
 // address and what it printed.
@@ -87,7 +91,7 @@ func call(t *testing.T, method, u, token string, form url.Values) (int, map[stri
 func TestCallers(t *testing.T) {
 	idp := idptest.Start(t, idptest.Demo())
 	api, _ := start(t, map[string]string{
-		"ISSUER_URL": idp.Issuer(), "AUDIENCE": demoAudience,
+		"ISSUER_URL": idp.Issuer(), "AUDIENCE": idptest.DemoAPI,
 		"CLIENT_ID": "venue-app", "CLIENT_SECRET": "venue-app-secret",
 	})
 
@@ -98,7 +102,7 @@ func TestCallers(t *testing.T) {
 	user := body["access_token"].(string)
 
 	code, err := idp.AuthorizationCode(idptest.AuthorizeRequest{ClientID: "partner-app", Username: "bob", RedirectURI: "https://partner.example/cb",
-		Audience: demoAudience, Scopes: []string{"read:venues", "book:venues", "read:datasets"}, Organization: "org_globex"})
+		Audience: idptest.DemoAPI, Scopes: []string{"read:venues", "book:venues", "read:datasets"}, Organization: "org_globex"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +114,7 @@ func TestCallers(t *testing.T) {
 	partner := body["access_token"].(string)
 
 	status, body = call(t, "POST", idp.TokenURL(), "", url.Values{"grant_type": {"client_credentials"}, "client_id": {"venue-worker"},
-		"client_secret": {"venue-worker-secret"}, "audience": {demoAudience}})
+		"client_secret": {"venue-worker-secret"}, "audience": {idptest.DemoAPI}})
 	if status != 200 {
 		t.Fatalf("client credentials: %d %v", status, body)
 	}
