@@ -6,10 +6,14 @@ FUZZTIME ?= 10s
 # Benchmark repetitions for `make bench` (benchstat wants at least 5).
 COUNT ?= 5
 
-.PHONY: test deps vet bench fuzz
+# Flags for `make loadtest`, e.g. LOADTEST_FLAGS='-kill-memcached-at 15s'.
+LOADTEST_FLAGS ?=
+
+.PHONY: test deps vet bench loadtest fuzz
 
 # Installs memcached when missing (apt-get, as root), then vets and runs every
 # test with the race detector; tests that need memcached fail rather than skip.
+# The bench module is vetted too, so that it keeps building.
 test: deps vet
 	AUTHGATE_REQUIRE_MEMCACHED=1 $(GO) test -race -count=1 ./...
 
@@ -18,10 +22,21 @@ deps:
 
 vet:
 	$(GO) vet ./...
+	cd bench && $(GO) vet ./...
 
-# Runs every benchmark of the module COUNT times.
+# Runs the library's benchmarks, then the middleware beside its peers (the
+# bench module), COUNT times each, and writes bench/results/: the raw
+# output, benchstat's summary, and table.md with the ratios and goals.
 bench: deps
-	AUTHGATE_REQUIRE_MEMCACHED=1 $(GO) test -run '^$$' -bench . -benchmem -count $(COUNT) ./...
+	mkdir -p bench/results
+	AUTHGATE_REQUIRE_MEMCACHED=1 $(GO) test -run '^$$' -bench . -benchmem -count $(COUNT) ./... | tee bench/results/library.txt
+	cd bench && AUTHGATE_REQUIRE_MEMCACHED=1 $(GO) test -run '^$$' -bench Middleware -benchmem -count $(COUNT) . | tee results/middleware.txt
+	cd bench && $(GO) tool benchstat results/middleware.txt > results/benchstat.txt
+	cd bench && $(GO) run ./cmd/benchtable < results/middleware.txt | tee results/table.md
+
+# Drives the venue example over loopback: see bench/README.md.
+loadtest: deps
+	cd bench && $(GO) run ./cmd/loadtest $(LOADTEST_FLAGS)
 
 # Runs each fuzz target for FUZZTIME.
 fuzz:

@@ -8,7 +8,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/authgate/authgate/cache"
 	"github.com/authgate/authgate/claims"
@@ -120,7 +119,7 @@ type Authenticator struct {
 	o         options
 	memory    *cache.Memory[*claims.Principal]
 	negative  *cache.Memory[error]
-	flights   singleflight.Group
+	flights   flights
 	m         *instruments
 }
 
@@ -170,28 +169,32 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*claims
 		a.m.invalid.Inc()
 		return nil, err
 	}
+	return a.miss(ctx, token, d)
+}
+
+// miss leads or joins the one validation of a token that missed the
+// in-process tier. It is a method of its own so that nothing on the hit
+// path escapes to the heap.
+func (a *Authenticator) miss(ctx context.Context, token string, d cache.Digest) (*claims.Principal, error) {
 	a.m.memoryMiss.Inc()
-	// The shared validation outlives any one caller: it keeps the first
-	// caller's values (trace ids) but not its cancellation.
-	flightCtx := context.WithoutCancel(ctx)
-	ch := a.flights.DoChan(string(d[:]), func() (any, error) {
-		ctx, cancel := context.WithTimeout(flightCtx, a.cfg.ValidationTimeout)
+	f, leader := a.flights.join(d)
+	if !leader {
+		a.m.sharedWaits.Inc()
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("authn: waiting for validation: %w", ctx.Err())
+		}
+	} else {
+		// The leader's validation must not end with its caller: it keeps the
+		// caller's values (trace ids) but not its cancellation.
+		vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.ValidationTimeout)
+		defer a.flights.land(d, f)
 		defer cancel()
-		return a.resolve(ctx, token, d)
-	})
-	select {
-	case r := <-ch:
-		if r.Shared {
-			a.m.sharedWaits.Inc()
-		}
-		a.m.outcome(r.Err)
-		if r.Err != nil {
-			return nil, r.Err
-		}
-		return r.Val.(*claims.Principal), nil
-	case <-ctx.Done():
-		return nil, fmt.Errorf("authn: waiting for validation: %w", ctx.Err())
+		f.p, f.err = a.resolve(vctx, token, d)
 	}
+	a.m.outcome(f.err)
+	return f.p, f.err
 }
 
 // resolve is the one validation of a token that missed the in-process tier.

@@ -13,9 +13,9 @@ import (
 func FuzzOpenEntry(f *testing.F) {
 	c := &Memcache{
 		prefix:  "ag1:fuzz:",
-		hashKey: []byte("0123456789abcdef0123456789abcdef"),
+		namer:   newHMACPool([]byte("0123456789abcdef0123456789abcdef")),
 		signKey: MACKey{ID: 1, Secret: []byte("key-one-key-one-key-one-key-one-")},
-		macKeys: map[byte][]byte{1: []byte("key-one-key-one-key-one-key-one-")},
+		macs:    map[byte]*hmacPool{1: newHMACPool([]byte("key-one-key-one-key-one-key-one-"))},
 		o:       options{now: func() time.Time { return time.Unix(1_800_000_000, 0) }},
 	}
 	name := c.KeyName(Digest{1})

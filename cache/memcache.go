@@ -100,9 +100,9 @@ const (
 type Memcache struct {
 	c       *memcached.Client
 	prefix  string
-	hashKey []byte
+	namer   *hmacPool
 	signKey MACKey
-	macKeys map[byte][]byte
+	macs    map[byte]*hmacPool // by key id
 	o       options
 
 	rejected    map[string]prometheus.Counter
@@ -132,19 +132,19 @@ func NewMemcache(client *memcache.Client, cfg MemcacheConfig, opts ...Option) (*
 	}
 	c := &Memcache{
 		prefix:  "ag1:" + cfg.Namespace + ":",
-		hashKey: cfg.HashKey,
+		namer:   newHMACPool(cfg.HashKey),
 		signKey: cfg.MACKeys[0],
-		macKeys: make(map[byte][]byte, len(cfg.MACKeys)),
+		macs:    make(map[byte]*hmacPool, len(cfg.MACKeys)),
 		o:       options{logger: zap.NewNop(), now: time.Now},
 	}
 	for _, k := range cfg.MACKeys {
 		if len(k.Secret) < 32 {
 			return nil, fmt.Errorf("cache: MAC key %d must be at least 32 bytes", k.ID)
 		}
-		if _, dup := c.macKeys[k.ID]; dup {
+		if _, dup := c.macs[k.ID]; dup {
 			return nil, fmt.Errorf("cache: MAC key id %d given twice", k.ID)
 		}
-		c.macKeys[k.ID] = k.Secret
+		c.macs[k.ID] = newHMACPool(k.Secret)
 	}
 	for _, opt := range opts {
 		opt.apply(&c.o)
@@ -175,10 +175,8 @@ func checkNamespace(ns string) error {
 // "ag1:" + namespace + ":" + base64url(HMAC-SHA256(HashKey, d)), at most 112
 // bytes.
 func (c *Memcache) KeyName(d Digest) string {
-	m := hmac.New(sha256.New, c.hashKey)
-	m.Write(d[:])
-	var sum [sha256.Size]byte
-	return c.prefix + base64.RawURLEncoding.EncodeToString(m.Sum(sum[:0]))
+	sum := c.namer.sum(d[:], "", nil)
+	return c.prefix + base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // Get returns the entry stored for d, or ErrMiss when there is none, it
@@ -210,12 +208,13 @@ func (c *Memcache) open(name string, v []byte) (Entry, string) {
 	if len(v) < headerLen+macLen || v[0] != entryVersion {
 		return Entry{}, rejectMalformed
 	}
-	secret, ok := c.macKeys[v[1]]
+	mac, ok := c.macs[v[1]]
 	if !ok {
 		return Entry{}, rejectUnknownKey
 	}
-	body, mac := v[:len(v)-macLen], v[len(v)-macLen:]
-	if !hmac.Equal(mac, c.mac(secret, name, body)) {
+	body, tag := v[:len(v)-macLen], v[len(v)-macLen:]
+	want := mac.sum(nil, name, body)
+	if !hmac.Equal(tag, want[:]) {
 		return Entry{}, rejectBadMAC
 	}
 	expires := time.Unix(int64(binary.BigEndian.Uint64(v[2:headerLen])), 0)
@@ -225,20 +224,14 @@ func (c *Memcache) open(name string, v []byte) (Entry, string) {
 	return Entry{Value: body[headerLen:], Expires: expires}, ""
 }
 
-func (c *Memcache) mac(secret []byte, name string, body []byte) []byte {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(name))
-	m.Write(body)
-	return m.Sum(nil)
-}
-
 // seal returns the stored form of e under name.
 func (c *Memcache) seal(name string, e Entry) []byte {
 	v := make([]byte, headerLen, headerLen+len(e.Value)+macLen)
 	v[0], v[1] = entryVersion, c.signKey.ID
 	binary.BigEndian.PutUint64(v[2:headerLen], uint64(e.Expires.Unix()))
 	v = append(v, e.Value...)
-	return append(v, c.mac(c.signKey.Secret, name, v)...)
+	tag := c.macs[c.signKey.ID].sum(nil, name, v)
+	return append(v, tag[:]...)
 }
 
 // Set stores e for d until e.Expires (nothing when that has passed).

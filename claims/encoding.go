@@ -78,7 +78,9 @@ func (p *Principal) MarshalBinary() ([]byte, error) {
 // sets, invalid JSON in a custom claim — without panicking, whatever the
 // input.
 func (p *Principal) UnmarshalBinary(data []byte) error {
-	d := decoder{b: data}
+	// One copy of the input backs every string of the Principal: a handful
+	// of allocations instead of one per claim.
+	d := decoder{s: string(data)}
 	if d.byte() != encodingVersion {
 		return fmt.Errorf("%w: unknown version", errEncoding)
 	}
@@ -109,11 +111,12 @@ func (p *Principal) UnmarshalBinary(data []byte) error {
 		prev := ""
 		for i := range n {
 			k, v := d.string(), d.string()
-			if (i > 0 && k <= prev) || !json.Valid([]byte(v)) {
+			raw := json.RawMessage(v)
+			if (i > 0 && k <= prev) || !json.Valid(raw) {
 				d.fail()
 				break
 			}
-			q.Custom[k], prev = json.RawMessage(v), k
+			q.Custom[k], prev = raw, k
 		}
 	}
 	if n := d.count(2); n > 0 {
@@ -128,7 +131,7 @@ func (p *Principal) UnmarshalBinary(data []byte) error {
 			q.Enrichment[k], prev = d.strings(), k
 		}
 	}
-	if d.err || len(d.b) != 0 {
+	if d.err || len(d.s) != 0 {
 		return errEncoding
 	}
 	*p = q
@@ -148,33 +151,44 @@ func appendStrings(b []byte, ss []string) []byte {
 	return b
 }
 
-// decoder reads the encoding; after the first error every read returns a
-// zero value and err stays set.
+// decoder reads the encoding from s, whose substrings become the
+// Principal's strings; after the first error every read returns a zero
+// value and err stays set.
 type decoder struct {
-	b   []byte
+	s   string
 	err bool
 }
 
-func (d *decoder) fail() { d.err, d.b = true, nil }
+func (d *decoder) fail() { d.err, d.s = true, "" }
 
 func (d *decoder) byte() byte {
-	if len(d.b) < 1 {
+	if len(d.s) < 1 {
 		d.fail()
 		return 0
 	}
-	c := d.b[0]
-	d.b = d.b[1:]
+	c := d.s[0]
+	d.s = d.s[1:]
 	return c
 }
 
 func (d *decoder) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail()
-		return 0
+	var v uint64
+	for i := 0; i < len(d.s) && i < binary.MaxVarintLen64; i++ {
+		c := d.s[i]
+		if i == binary.MaxVarintLen64-1 && c > 1 {
+			break // overflows 64 bits
+		}
+		v |= uint64(c&0x7f) << (7 * i)
+		if c < 0x80 {
+			if i > 0 && c == 0 {
+				break // not the shortest encoding: not canonical
+			}
+			d.s = d.s[i+1:]
+			return v
+		}
 	}
-	d.b = d.b[n:]
-	return v
+	d.fail()
+	return 0
 }
 
 // count reads a number of items that each take at least min bytes, refusing
@@ -182,7 +196,7 @@ func (d *decoder) uvarint() uint64 {
 // decoder allocate).
 func (d *decoder) count(min int) int {
 	n := d.uvarint()
-	if n > uint64(len(d.b)/min) {
+	if n > uint64(len(d.s)/min) {
 		d.fail()
 		return 0
 	}
@@ -191,12 +205,12 @@ func (d *decoder) count(min int) int {
 
 func (d *decoder) string() string {
 	n := d.uvarint()
-	if n > uint64(len(d.b)) {
+	if n > uint64(len(d.s)) {
 		d.fail()
 		return ""
 	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
+	s := d.s[:n]
+	d.s = d.s[n:]
 	return s
 }
 
@@ -226,12 +240,11 @@ func (d *decoder) set() Set {
 }
 
 func (d *decoder) time() time.Time {
-	sec, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail()
-		return time.Time{}
+	ux := d.uvarint() // zigzag, as binary.AppendVarint writes it
+	sec := int64(ux >> 1)
+	if ux&1 != 0 {
+		sec = ^sec
 	}
-	d.b = d.b[n:]
 	nsec := d.uvarint()
 	if nsec >= 1e9 || sec == math.MinInt64 {
 		d.fail()

@@ -155,7 +155,7 @@ func (m *Middleware) token(r *http.Request) (string, error) {
 	case 0:
 		return "", bearer.ErrMissing
 	case 1:
-		return bearer.Check(token, m.cfg.MaxTokenBytes)
+		return bearer.Shape(token, m.cfg.MaxTokenBytes)
 	default:
 		return "", bearer.ErrMultiple
 	}

@@ -9,20 +9,30 @@ import (
 	"strings"
 )
 
-// The ways a request can fail to present exactly one well-formed bearer
-// token. ErrMissing is not an error to report to the client (RFC 6750 §3.1:
-// no error code when credentials are absent); the others are invalid_request.
+// The ways a request can fail to present exactly one bearer token.
+// ErrMissing is not an error to report to the client (RFC 6750 §3.1: no
+// error code when credentials are absent); ErrMultiple, ErrTooLarge and
+// ErrShape are invalid_request.
 var (
 	ErrMissing  = errors.New("no bearer token")
 	ErrMultiple = errors.New("more than one bearer token")
 	ErrTooLarge = errors.New("bearer token too large")
-	ErrSyntax   = errors.New("bearer token is not a b64token")
+	ErrShape    = errors.New("bearer credential must be one token")
+	// ErrSyntax is a token that is not a b64token: invalid_token, since the
+	// token, not the request, is malformed.
+	ErrSyntax = errors.New("bearer token is not a b64token")
 )
 
 // FromHeader returns the token of the request's Authorization header. A
 // header with another scheme (Basic, …) counts as no bearer token; two
-// Authorization headers, a bearer credential without a well-formed token,
+// Authorization headers, an empty credential, two space-separated tokens,
 // or a token longer than maxBytes are errors. It does not allocate.
+//
+// It checks the request's structure, not the token's characters: RFC 6750
+// §3.1 calls a malformed token invalid_token, a malformed request
+// invalid_request. Whoever uses a token checks it first (Valid, in the
+// validators): a cache hit proves a token already passed, and checking every
+// byte of every request here cost more than hashing it.
 func FromHeader(h http.Header, maxBytes int) (string, error) {
 	values := h.Values("Authorization")
 	switch len(values) {
@@ -40,7 +50,19 @@ func FromHeader(h http.Header, maxBytes int) (string, error) {
 	if !strings.EqualFold(scheme, "Bearer") {
 		return "", ErrMissing
 	}
-	return Check(strings.TrimLeft(token, " "), maxBytes)
+	return Shape(strings.TrimLeft(token, " "), maxBytes)
+}
+
+// Shape returns token if it is one non-empty token of at most maxBytes,
+// with no space in it (RFC 9110 credentials: one token68).
+func Shape(token string, maxBytes int) (string, error) {
+	switch {
+	case len(token) > maxBytes:
+		return "", ErrTooLarge
+	case token == "" || strings.IndexByte(token, ' ') >= 0:
+		return "", ErrShape
+	}
+	return token, nil
 }
 
 // Check returns token if it is a well-formed b64token of at most maxBytes.
@@ -60,10 +82,8 @@ func Check(token string, maxBytes int) (string, error) {
 // header, a form or a log.
 func Valid(token string) bool {
 	i := 0
-	for ; i < len(token); i++ {
-		if !isTokenChar(token[i]) {
-			break
-		}
+	for i < len(token) && tokenChars[token[i]] {
+		i++
 	}
 	if i == 0 {
 		return false
@@ -76,10 +96,15 @@ func Valid(token string) bool {
 	return true
 }
 
-func isTokenChar(c byte) bool {
-	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' ||
-		c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/'
-}
+// tokenChars marks the b64token characters other than "=". A table: the
+// check runs over every byte of every token, and a chain of comparisons per
+// byte cost more than hashing the token.
+var tokenChars = func() (t [256]bool) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/") {
+		t[c] = true
+	}
+	return t
+}()
 
 // Challenge returns a WWW-Authenticate value:
 // Bearer realm="…", error="…", error_description="…", scope="…", leaving
