@@ -14,6 +14,7 @@ type instruments struct {
 	refreshOK, refreshReuse, refreshLogin        prometheus.Counter
 	refreshUnavailable                           prometheus.Counter
 	duplicates, providerCalls, rejected, logouts prometheus.Counter
+	unstored                                     prometheus.Counter
 }
 
 func newInstruments(reg prometheus.Registerer) *instruments {
@@ -41,6 +42,7 @@ func newInstruments(reg prometheus.Registerer) *instruments {
 		providerCalls:      counter("authgate_refresh_provider_calls_total", "Refresh-token grants sent to the provider."),
 		rejected:           counter("authgate_refresh_rejected_records_total", "Stored records that did not open (tampered, moved, unknown key)."),
 		logouts:            counter("authgate_refresh_logouts_total", "Logouts."),
+		unstored:           counter("authgate_refresh_unstored_total", "New refresh tokens the store refused: the client kept its access token, the refresh token was revoked."),
 	}
 }
 

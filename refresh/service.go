@@ -280,9 +280,23 @@ func (s *Service) remember(ctx context.Context, tok *oauth2.Token, family string
 		CreatedAt:    s.o.now().Unix(),
 	}
 	if err := s.put(ctx, s.name(tok.AccessToken), rec, s.cfg.RecordTTL); err != nil {
-		return nil, err
+		s.unstored(ctx, rec, err)
 	}
 	return s.tokens(tok), nil
+}
+
+// unstored handles a refresh token the store would not take: the access
+// token still goes to the client — the login or refresh has happened at the
+// provider, and a 503 would lose the refresh token all the same — but the
+// session ends with the access token, and the orphaned refresh token is
+// revoked rather than left valid with nobody holding it.
+func (s *Service) unstored(ctx context.Context, rec *record, err error) {
+	s.m.unstored.Inc()
+	s.o.logger.Error("refresh: the store refused a new login; the client gets its access token but cannot refresh it",
+		zap.String("family", rec.FamilyID), zap.Error(err))
+	if err := s.provider.revoke(ctx, rec.RefreshToken); err != nil {
+		s.o.logger.Warn("refresh: revoking the unstored refresh token failed", zap.String("family", rec.FamilyID), zap.Error(err))
+	}
 }
 
 func (s *Service) tokens(tok *oauth2.Token) *Tokens {
@@ -377,11 +391,13 @@ func (s *Service) rotate(ctx context.Context, name string, p *claims.Principal, 
 	}
 	next := s.name(tok.AccessToken)
 	nextRec := &record{RefreshToken: tok.RefreshToken, Subject: rec.Subject, ClientID: rec.ClientID, FamilyID: rec.FamilyID, CreatedAt: s.o.now().Unix()}
-	if err := s.put(ctx, next, nextRec, s.cfg.RecordTTL); err != nil {
-		s.o.logger.Error("refresh: could not store the rotated refresh token", zap.String("family", rec.FamilyID), zap.Error(err))
-		return nil, err
-	}
 	t := s.tokens(tok)
+	if err := s.put(ctx, next, nextRec, s.cfg.RecordTTL); err != nil {
+		// The provider has rotated: a 503 now would send the client back
+		// with the old token, which the provider would take for reuse.
+		s.unstored(ctx, nextRec, err)
+		return t, nil
+	}
 	// The old record keeps no refresh token: it points to its successor and
 	// lives as long as the old access token could still be presented, so a
 	// replay after the grace window is recognized as reuse.

@@ -563,3 +563,19 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestStoreDown: with memcached gone, a login still hands out its access
+// token (the provider has issued it; a 503 would lose the refresh token all
+// the same), revokes the refresh token it cannot keep, and a refresh is 503.
+func TestStoreDown(t *testing.T) {
+	e := newEnv(t)
+	srv := e.server(e.service([]refresh.Key{key1}))
+	e.mc.Stop()
+	tok := login(t, srv, "alice")
+	if st := e.idp.RefreshTokenState(e.seen.latest()); st != idptest.RefreshRevoked {
+		t.Errorf("the unstored refresh token is %v at the provider, want revoked", st)
+	}
+	if a := refreshOnce(t, srv, tok); a.status != 503 {
+		t.Errorf("refresh with the store down: %d %v, want 503", a.status, a.body)
+	}
+}

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -31,27 +33,46 @@ func (w *world) comparePhase(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("\nComparison: %d clients, %v each, the same %d hot tokens, loopback HTTP\n", w.c.clients, w.c.compare, len(w.hot))
-	var rows []compareRow
-	for _, ct := range contenders {
+	const rounds = 3
+	fmt.Printf("\nComparison: %d clients, %d rounds of %v per contender, the same %d hot tokens, loopback HTTP\n",
+		w.c.clients, rounds, w.c.compare, len(w.hot))
+	urls := make([]string, len(contenders))
+	for i, ct := range contenders {
 		url, stop, err := serve(ct.handler)
 		if err != nil {
 			return err
 		}
-		client := newHTTPClient(w.c.clients)
-		// Warm up: every hot token once, so each contender is measured on
+		defer stop()
+		urls[i] = url
+		// Warm up: every hot token once, so each contender is measured in
 		// its steady state (authgate: in-process hits).
+		client := newHTTPClient(w.c.clients)
 		for _, tok := range w.hot {
 			if status, err := send(ctx, client, request{method: "GET", url: url, token: tok}); err != nil || status != 200 {
-				stop()
 				return fmt.Errorf("%s refuses a hot token: %d %v", ct.name, status, err)
 			}
 		}
-		res := drive(ctx, client, w.c.clients, w.c.compare, w.c.maxRequests, ct.name, func(id, i int) request {
-			return request{kind: "hot", method: "GET", url: url, token: w.hot[(id*7919+i)%len(w.hot)], valid: &yes}
-		})
-		stop()
-		rows = append(rows, compareRow{ct.name, res})
+	}
+	// Rounds in rotation, so that no contender always runs first or last on
+	// a machine whose speed drifts; each contender's median round counts.
+	results := make([][]*result, len(contenders))
+	for range rounds {
+		for i, ct := range contenders {
+			client := newHTTPClient(w.c.clients)
+			res := drive(ctx, client, w.c.clients, w.c.compare, w.c.maxRequests, ct.name, func(id, n int) request {
+				return request{kind: "hot", method: "GET", url: urls[i], token: w.hot[(id*7919+n)%len(w.hot)], valid: &yes}
+			})
+			client.CloseIdleConnections()
+			results[i] = append(results[i], res)
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+	}
+	rows := make([]compareRow, len(contenders))
+	for i, ct := range contenders {
+		slices.SortFunc(results[i], func(a, b *result) int { return cmp.Compare(a.perSecond(), b.perSecond()) })
+		rows[i] = compareRow{ct.name, results[i][len(results[i])/2]}
 	}
 	printCompare(rows)
 	return ctx.Err()
