@@ -3,8 +3,8 @@ SHELL := /bin/bash
 GO ?= go
 # How long each fuzz target runs under `make fuzz`.
 FUZZTIME ?= 10s
-# Benchmark repetitions for `make bench` (benchstat wants at least 5).
-COUNT ?= 5
+# Benchmark repetitions for `make bench` (benchstat wants 6 for confidence intervals).
+COUNT ?= 6
 
 # Flags for `make loadtest`, e.g. LOADTEST_FLAGS='-kill-memcached-at 15s'.
 LOADTEST_FLAGS ?=

@@ -34,6 +34,15 @@ type Config struct {
 	// the valid ones so that a flood of garbage cannot evict them. Default
 	// 10,000.
 	NegativeEntries int
+	// LocalJWTs verifies JWTs in this process without asking the shared
+	// tier; opaque tokens still use it. An in-process miss then costs a
+	// local verification (~50 µs of CPU) instead of a memcached round trip,
+	// and a slow memcached cannot delay a JWT at all — at two costs:
+	// Invalidate no longer reaches the other instances for JWTs (each
+	// accepts an invalidated JWT until it expires), and the enricher runs
+	// once per instance rather than once per token. Default false: the
+	// shared tier first, for every token.
+	LocalJWTs bool
 	// ValidationTimeout bounds one shared validation (shared tier, provider,
 	// enricher). It runs on a context of its own, so one caller giving up
 	// does not fail the others waiting for it. Default 10s.
@@ -207,12 +216,18 @@ func (a *Authenticator) resolve(ctx context.Context, token string, d cache.Diges
 	if err, ok := a.negative.Get(d, now); ok {
 		return nil, err
 	}
-	if a.o.shared != nil {
+	if a.sharedFor(token) {
 		if p, err, found := a.fromShared(ctx, d, now); found {
 			return p, err
 		}
 	}
 	return a.validate(ctx, token, d, now)
+}
+
+// sharedFor reports whether token's validation is looked up in, and stored
+// to, the shared tier.
+func (a *Authenticator) sharedFor(token string) bool {
+	return a.o.shared != nil && !(a.cfg.LocalJWTs && tokenvalidator.LooksLikeJWT(token))
 }
 
 // fromShared asks the memcached tier. found is false when validation must
@@ -268,7 +283,7 @@ func (a *Authenticator) validate(ctx context.Context, token string, d cache.Dige
 		return p, nil // valid only within leeway: not worth caching
 	}
 	a.memory.Set(d, p, earliest(until, now.Add(a.cfg.MemoryTTL)))
-	if a.o.shared != nil {
+	if a.sharedFor(token) {
 		a.toShared(ctx, d, p, until)
 	}
 	return p, nil

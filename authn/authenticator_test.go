@@ -35,7 +35,7 @@ func (c *counting) Validate(ctx context.Context, token string) (tokenvalidator.R
 // env is one identity provider, a memcached, and the means to build
 // Authenticators that behave like instances of one service.
 type env struct {
-	t   *testing.T
+	t   testing.TB
 	idp *idptest.Server
 	mc  *memcachedtest.Server
 }
@@ -453,5 +453,26 @@ func TestNewAuthenticatorRejectsBadConfig(t *testing.T) {
 	e := newEnv(t)
 	if _, err := authn.NewAuthenticator(e.jwks(), authn.Config{MaxTTL: -1}); err == nil {
 		t.Error("negative MaxTTL accepted")
+	}
+}
+
+// TestLocalJWTs: with LocalJWTs, each instance verifies JWTs itself and
+// memcached only serves opaque tokens.
+func TestLocalJWTs(t *testing.T) {
+	e := newEnv(t)
+	cfg := authn.Config{LocalJWTs: true}
+	first, second := e.instance(e.jwks(), true, cfg), e.instance(e.jwks(), true, cfg)
+	tok := e.token()
+	mustAuth(t, first.a, tok)
+	mustAuth(t, second.a, tok)
+	if second.v.n.Load() != 1 || lookups(second.reg, "memcache", "hit")+lookups(second.reg, "memcache", "miss") != 0 {
+		t.Errorf("a JWT went to memcached: %d validations, %v lookups", second.v.n.Load(), lookups(second.reg, "memcache", "miss"))
+	}
+	opaqueFirst, opaqueSecond := e.instance(e.introspection(), true, cfg), e.instance(e.introspection(), true, cfg)
+	op := e.opaque()
+	mustAuth(t, opaqueFirst.a, op)
+	mustAuth(t, opaqueSecond.a, op)
+	if opaqueSecond.v.n.Load() != 0 {
+		t.Error("an opaque token was not shared through memcached")
 	}
 }

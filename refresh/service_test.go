@@ -579,3 +579,28 @@ func TestStoreDown(t *testing.T) {
 		t.Errorf("refresh with the store down: %d %v, want 503", a.status, a.body)
 	}
 }
+
+// TestExchangeCode: a web app's authorization-code login (with PKCE) keeps
+// the refresh token as the password login does; a code works once.
+func TestExchangeCode(t *testing.T) {
+	e := newEnv(t)
+	s := e.service([]refresh.Key{key1})
+	srv := e.server(s)
+	verifier := "a-pkce-code-verifier-of-forty-three-chars-or-more"
+	code, err := e.idp.AuthorizationCode(idptest.AuthorizeRequest{ClientID: "venue-app", Username: "alice",
+		RedirectURI: "https://venue.example/cb", Audience: api, Scopes: []string{"openid", "offline_access", "read:venues"},
+		CodeChallenge: idptest.S256Challenge(verifier), CodeChallengeMethod: "S256"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := s.ExchangeCode(context.Background(), code, "https://venue.example/cb", verifier)
+	if err != nil {
+		t.Fatalf("ExchangeCode: %v", err)
+	}
+	if a := refreshOnce(t, srv, tok.AccessToken); a.status != 200 {
+		t.Fatalf("refreshing a code login: %d %v", a.status, a.body)
+	}
+	if _, err := s.ExchangeCode(context.Background(), code, "https://venue.example/cb", verifier); !errors.Is(err, refresh.ErrLoginRequired) {
+		t.Errorf("a code used twice: %v, want ErrLoginRequired", err)
+	}
+}
