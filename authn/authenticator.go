@@ -173,6 +173,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*claims
 		a.m.ok.Inc()
 		return p, nil
 	}
+	a.m.memoryMiss.Inc()
 	if err, ok := a.negative.Get(d, now); ok {
 		a.m.negativeHit.Inc()
 		a.m.invalid.Inc()
@@ -185,7 +186,6 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*claims
 // in-process tier. It is a method of its own so that nothing on the hit
 // path escapes to the heap.
 func (a *Authenticator) miss(ctx context.Context, token string, d cache.Digest) (*claims.Principal, error) {
-	a.m.memoryMiss.Inc()
 	f, leader := a.flights.join(d)
 	if !leader {
 		a.m.sharedWaits.Inc()
