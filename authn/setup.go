@@ -69,6 +69,10 @@ type Gate struct {
 // Setup builds a Gate for cfg. It discovers the issuer's endpoints and
 // fetches its keys, waiting within ctx; opts are passed to the
 // Authenticator (a logger, a registerer, an enricher). Close releases it.
+//
+// The Gate validates JWT access tokens (ask Auth0 for an audience to get
+// them). For opaque tokens build an Authenticator over tokenvalidator.Auto
+// with an Introspection or UserInfo validator.
 func Setup(ctx context.Context, cfg SetupConfig, opts ...Option) (*Gate, error) {
 	if cfg.Issuer == "" || cfg.Audience == "" {
 		return nil, errors.New("authn: SetupConfig needs Issuer and Audience")

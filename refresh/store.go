@@ -35,9 +35,10 @@ var (
 type MemoryStore struct {
 	now func() time.Time
 
-	mu      sync.Mutex // guards records and locks
+	mu      sync.Mutex // guards records, locks and swept
 	records map[string]memoryEntry
 	locks   map[string]memoryEntry // value is the holder's random id
+	swept   int                    // len(records) after the last sweep
 }
 
 type memoryEntry struct {
@@ -66,11 +67,26 @@ func (s *MemoryStore) Get(_ context.Context, name string) ([]byte, error) {
 	return append([]byte(nil), e.value...), nil
 }
 
-// Set implements Store.
+// Set implements Store. Whenever the store has doubled since its last
+// sweep, expired records are dropped, so abandoned logins do not pile up.
 func (s *MemoryStore) Set(_ context.Context, name string, value []byte, ttl time.Duration) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.records[name] = memoryEntry{append([]byte(nil), value...), s.now().Add(ttl)}
+	now := s.now()
+	if len(s.records) >= 2*max(s.swept, 512) {
+		for k, e := range s.records {
+			if !now.Before(e.expires) {
+				delete(s.records, k)
+			}
+		}
+		for k, l := range s.locks {
+			if !now.Before(l.expires) {
+				delete(s.locks, k)
+			}
+		}
+		s.swept = len(s.records)
+	}
+	s.records[name] = memoryEntry{append([]byte(nil), value...), now.Add(ttl)}
 	return nil
 }
 

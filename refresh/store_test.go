@@ -3,6 +3,7 @@ package refresh_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -74,6 +75,18 @@ func TestStores(t *testing.T) {
 	}
 	if _, err := m.Lock(context.Background(), "l", time.Minute); err != nil {
 		t.Errorf("an expired lock still held: %v", err)
+	}
+	// Abandoned logins do not pile up: expired records are swept.
+	for i := range 5000 {
+		_ = m.Set(context.Background(), fmt.Sprint("r", i), []byte("v"), time.Minute)
+		if i%100 == 0 {
+			mu.Lock()
+			now = now.Add(2 * time.Minute)
+			mu.Unlock()
+		}
+	}
+	if n := m.Len(); n > 1100 {
+		t.Errorf("%d records kept, most of them expired", n)
 	}
 }
 
