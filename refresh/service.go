@@ -224,17 +224,7 @@ type Credentials struct {
 // refuses the user.
 func (s *Service) Login(ctx context.Context, c Credentials) (*Tokens, error) {
 	tok, err := s.provider.password(ctx, c)
-	if errors.Is(err, errInvalidGrant) {
-		s.m.login("refused")
-		return nil, ErrBadCredentials
-	}
-	if err != nil {
-		s.m.login("unavailable")
-		return nil, err
-	}
-	t, err := s.remember(ctx, tok, "")
-	s.m.login(outcome(err))
-	return t, err
+	return s.loggedIn(ctx, tok, err, ErrBadCredentials)
 }
 
 // ExchangeCode completes an authorization-code login (web apps): it trades
@@ -242,22 +232,28 @@ func (s *Service) Login(ctx context.Context, c Credentials) (*Tokens, error) {
 // token.
 func (s *Service) ExchangeCode(ctx context.Context, code, redirectURI, codeVerifier string) (*Tokens, error) {
 	tok, err := s.provider.exchange(ctx, code, redirectURI, codeVerifier)
-	if errors.Is(err, errInvalidGrant) {
+	return s.loggedIn(ctx, tok, err, ErrLoginRequired)
+}
+
+// loggedIn finishes a login grant, err being the provider's answer: an
+// invalid_grant becomes refused, a success is remembered in a new family.
+func (s *Service) loggedIn(ctx context.Context, tok *oauth2.Token, err, refused error) (*Tokens, error) {
+	switch {
+	case errors.Is(err, errInvalidGrant):
 		s.m.login("refused")
-		return nil, ErrLoginRequired
-	}
-	if err != nil {
+		return nil, refused
+	case err != nil:
 		s.m.login("unavailable")
 		return nil, err
 	}
-	t, err := s.remember(ctx, tok, "")
+	t, err := s.remember(ctx, tok)
 	s.m.login(outcome(err))
 	return t, err
 }
 
-// remember stores tok's refresh token under its access token, in family (a
-// new family when empty).
-func (s *Service) remember(ctx context.Context, tok *oauth2.Token, family string) (*Tokens, error) {
+// remember stores tok's refresh token under its access token, as the first
+// login of a new family.
+func (s *Service) remember(ctx context.Context, tok *oauth2.Token) (*Tokens, error) {
 	if tok.RefreshToken == "" {
 		s.o.logger.Warn("refresh: the provider issued no refresh token; ask for offline_access")
 		return s.tokens(tok), nil
@@ -269,14 +265,11 @@ func (s *Service) remember(ctx context.Context, tok *oauth2.Token, family string
 		s.o.logger.Error("refresh: a new access token does not verify", zap.Error(err))
 		return nil, fmt.Errorf("refresh: new access token: %w: %w", claims.ErrUnavailable, err)
 	}
-	if family == "" {
-		family = rand.Text()
-	}
 	rec := &record{
 		RefreshToken: tok.RefreshToken,
 		Subject:      p.Subject,
 		ClientID:     p.AuthorizedParty,
-		FamilyID:     family,
+		FamilyID:     rand.Text(),
 		CreatedAt:    s.o.now().Unix(),
 	}
 	if err := s.put(ctx, s.name(tok.AccessToken), rec, s.cfg.RecordTTL); err != nil {
