@@ -10,6 +10,7 @@ import (
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jws"
+	"go.uber.org/zap"
 
 	"github.com/authgate/authgate/claims"
 )
@@ -82,7 +83,7 @@ func NewJWKS(ctx context.Context, cfg JWKSConfig, opts ...Option) (*JWKS, error)
 	o := buildOptions(cfg.FetchTimeout, opts)
 	v := &JWKS{cfg: cfg, allowed: allowed, keys: newKeySet(cfg, o), o: o}
 	if err := v.keys.start(ctx); err != nil {
-		o.logger.Warn("tokenvalidator: first JWKS fetch failed; will retry on demand")
+		o.logger.Warn("tokenvalidator: first JWKS fetch failed; will retry on demand", zap.Error(err))
 	}
 	return v, nil
 }

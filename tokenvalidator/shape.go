@@ -108,8 +108,8 @@ func unverifiedIssuer(token string) (string, error) {
 	if err := json.Unmarshal(b, &c); err != nil {
 		return "", errNotJSONObject
 	}
-	var iss string
-	if err := json.Unmarshal(c["iss"], &iss); err != nil || len(c["iss"]) == 0 || c["iss"][0] != '"' {
+	raw, iss := c["iss"], ""
+	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &iss) != nil {
 		return "", errors.New("no iss claim, or not a string")
 	}
 	return iss, nil
