@@ -2,10 +2,6 @@ package cache
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -13,46 +9,62 @@ import (
 	"github.com/bradfitz/gomemcache/memcache"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/authgate/authgate/internal/memcached"
 	"github.com/authgate/authgate/internal/metrics"
 )
 
-// ErrMiss is Memcache.Get's answer for an absent, expired or rejected entry.
+// ErrMiss is [Memcache.Get]'s answer when there is no usable entry: none
+// was stored, it expired, or it was refused (it did not parse or did not
+// authenticate).
 var ErrMiss = errors.New("cache: miss")
 
-// MemcacheConfig configures the shared tier. Namespace, HashKey and MACKeys
-// are required.
+// MemcacheConfig configures a [Memcache]. Namespace, HashKey and MACKeys are
+// required; the breaker settings default as in [memcached.Config].
 type MemcacheConfig struct {
 	// Namespace separates environments and services sharing one memcached,
-	// e.g. "prod/venue-api": 1-64 printable ASCII characters, no spaces.
+	// e.g. "prod/venue-api": 1 to 64 printable ASCII characters, no space.
+	// It is part of every key name. Required.
 	Namespace string
-	// HashKey (at least 32 bytes) keys the HMAC that turns a digest into a
-	// key name, so memcached's keys reveal nothing about the tokens and
-	// differ per service secret. Changing it orphans every entry.
+	// HashKey keys the HMAC that turns a digest into a key name, so that
+	// memcached's keys reveal nothing about the tokens and differ per
+	// service secret. At least 32 bytes, the same on every instance;
+	// changing it orphans every entry. Required.
 	HashKey []byte
-	// MACKeys authenticate entries: the first signs new ones, all are
-	// accepted when reading, so keys can rotate.
+	// MACKeys authenticate entries: the first signs new entries, and an
+	// entry signed with any of them is accepted, so that a key can rotate:
+	// deploy [new, old], then, once entries under old have expired, [new].
+	// Ids must differ. Required, at least one.
 	MACKeys []MACKey
-	// BreakerThreshold and BreakerCooldown tune the circuit breaker
-	// (defaults: 5 consecutive failures, 5s).
+	// BreakerThreshold is how many consecutive memcached failures open the
+	// circuit breaker. Default 5.
 	BreakerThreshold int
-	BreakerCooldown  time.Duration
+	// BreakerCooldown is how long the breaker stays open before one call
+	// probes memcached again. Default 5s.
+	BreakerCooldown time.Duration
 }
 
-// MACKey is a key authenticating cache entries.
+// MACKey is a key authenticating cache entries. Its ID is stored in each
+// entry it signs.
 type MACKey struct {
-	ID     byte
-	Secret []byte // at least 32 bytes
+	// ID names the key in the entries it signs; ids must differ.
+	ID byte
+	// Secret is the HMAC-SHA256 key, at least 32 bytes.
+	Secret []byte
 }
 
-// Entry is a cached value and when it stops being valid.
+// Entry is a cached value and when it stops being valid. Memcache keeps the
+// expiry in whole seconds, rounded down.
 type Entry struct {
-	Value   []byte
+	// Value is the cached bytes, opaque to this package. An Entry returned
+	// by Get has its own Value.
+	Value []byte
+	// Expires is when the entry stops being valid.
 	Expires time.Time
 }
 
-// Option configures the shared tier's collaborators.
+// Option configures a [Memcache]'s collaborators.
 type Option interface{ apply(*options) }
 
 type options struct {
@@ -65,185 +77,141 @@ type optionFunc func(*options)
 
 func (f optionFunc) apply(o *options) { f(o) }
 
-// WithLogger sets the logger for rare events (breaker, rejected entries).
-// Default: zap.NewNop().
-func WithLogger(l *zap.Logger) Option { return optionFunc(func(o *options) { o.logger = l }) }
+// WithLogger sets the logger for rare events: a refused entry, the circuit
+// breaker opening or closing. Default zap.NewNop(); nil means the default.
+func WithLogger(l *zap.Logger) Option {
+	return optionFunc(func(o *options) {
+		if l != nil {
+			o.logger = l
+		}
+	})
+}
 
-// WithRegisterer registers the tier's metrics on reg. Default: none.
+// WithRegisterer registers the tier's metrics on reg; tiers on one
+// registry share them. Default: none (the metrics count, unregistered).
 func WithRegisterer(reg prometheus.Registerer) Option {
 	return optionFunc(func(o *options) { o.reg = reg })
 }
 
-// WithClock sets the clock for expiry and the breaker. Default: time.Now.
-func WithClock(now func() time.Time) Option { return optionFunc(func(o *options) { o.now = now }) }
-
-// Entry layout: version | MAC key id | expires (Unix seconds, big-endian) |
-// payload | HMAC-SHA256 over key name and everything before it.
-const (
-	entryVersion = 1
-	headerLen    = 1 + 1 + 8
-	macLen       = sha256.Size
-)
-
-// The reasons an entry read from memcached is refused.
-const (
-	rejectMalformed  = "malformed"
-	rejectUnknownKey = "unknown_key"
-	rejectBadMAC     = "bad_mac"
-	rejectExpired    = "expired"
-)
-
-// Memcache is the shared tier: entries in memcached, named by a keyed hash
-// of the token's digest and authenticated with a MAC, so that memcached is
-// only trusted to forget. An entry that fails the MAC, does not parse or has
-// expired is a miss, counted and logged. It is safe for concurrent use.
-type Memcache struct {
-	c       *memcached.Client
-	prefix  string
-	namer   *hmacPool
-	signKey MACKey
-	macs    map[byte]*hmacPool // by key id
-	o       options
-
-	rejected    map[string]prometheus.Counter
-	errors      *prometheus.CounterVec
-	breakerOpen prometheus.Gauge
+// WithClock sets the clock entries' expiry and the circuit breaker's
+// cooldown are measured with. Default time.Now; nil means the default.
+func WithClock(now func() time.Time) Option {
+	return optionFunc(func(o *options) {
+		if now != nil {
+			o.now = now
+		}
+	})
 }
 
-// NewMemcacheClient returns a gomemcache client for servers with the
-// defaults the shared tier wants: a 100 ms timeout — well under a provider
-// round trip, so a slow memcached costs little — and 64 idle connections
-// per server, since gomemcache keeps only 2 by default and every request
-// beyond them would dial.
+// Memcache is the shared tier: entries in memcached, named by a keyed hash
+// of the token's digest under a namespace and authenticated with an HMAC,
+// so that memcached is trusted only to forget. An entry that does not
+// parse, does not authenticate or has expired is a miss, counted and
+// logged. A memcached that fails opens a circuit breaker, during which
+// calls fail at once. It is safe for concurrent use.
+type Memcache struct {
+	c         *memcached.Client
+	codec     *codec
+	namespace string
+	logger    *zap.Logger
+	now       func() time.Time
+	metrics   memcacheMetrics
+}
+
+// memcacheMetrics are a Memcache's collectors, created with all their
+// labels.
+type memcacheMetrics struct {
+	rejected                  [numReasons]prometheus.Counter // by reason; accepted unused
+	getErrs, setErrs, delErrs prometheus.Counter
+	breakerOpen               prometheus.Gauge
+}
+
+// NewMemcacheClient returns a gomemcache client for servers ("host:port")
+// with the shared tier's defaults: a 100 ms timeout for each dial, read and
+// write — a slow memcached must cost a request less than validating its
+// token — and 64 idle connections per server, since gomemcache keeps only
+// 2 by default and under more concurrency than that most calls would dial.
+// It fails on an address that does not resolve. The client can be shared
+// with other users of the same memcached, such as refresh.NewMemcacheStore.
 func NewMemcacheClient(servers []string) (*memcache.Client, error) {
 	return memcached.NewClient(servers, 100*time.Millisecond, 64)
 }
 
-// NewMemcache returns the shared tier on client.
+// NewMemcache returns the shared tier on client, after checking cfg.
 func NewMemcache(client *memcache.Client, cfg MemcacheConfig, opts ...Option) (*Memcache, error) {
-	if err := checkNamespace(cfg.Namespace); err != nil {
+	if client == nil {
+		return nil, errors.New("cache: NewMemcache needs a memcache client")
+	}
+	codec, err := newCodec(cfg)
+	if err != nil {
 		return nil, err
 	}
-	if len(cfg.HashKey) < 32 {
-		return nil, errors.New("cache: MemcacheConfig.HashKey must be at least 32 bytes")
-	}
-	if len(cfg.MACKeys) == 0 {
-		return nil, errors.New("cache: MemcacheConfig.MACKeys needs at least one key")
+	o := options{logger: zap.NewNop(), now: time.Now}
+	for _, opt := range opts {
+		opt.apply(&o)
 	}
 	c := &Memcache{
-		prefix:  "ag1:" + cfg.Namespace + ":",
-		namer:   newHMACPool(cfg.HashKey),
-		signKey: cfg.MACKeys[0],
-		macs:    make(map[byte]*hmacPool, len(cfg.MACKeys)),
-		o:       options{logger: zap.NewNop(), now: time.Now},
+		codec:     codec,
+		namespace: cfg.Namespace,
+		logger:    o.logger,
+		now:       o.now,
+		metrics:   newMemcacheMetrics(o.reg),
 	}
-	for _, k := range cfg.MACKeys {
-		if len(k.Secret) < 32 {
-			return nil, fmt.Errorf("cache: MAC key %d must be at least 32 bytes", k.ID)
-		}
-		if _, dup := c.macs[k.ID]; dup {
-			return nil, fmt.Errorf("cache: MAC key id %d given twice", k.ID)
-		}
-		c.macs[k.ID] = newHMACPool(k.Secret)
-	}
-	for _, opt := range opts {
-		opt.apply(&c.o)
-	}
-	c.registerMetrics()
 	c.c = memcached.New(client, memcached.Config{
 		BreakerThreshold: cfg.BreakerThreshold,
 		BreakerCooldown:  cfg.BreakerCooldown,
-		Now:              c.o.now,
+		Now:              o.now,
 		OnBreakerChange:  c.breakerChanged,
 	})
 	return c, nil
 }
 
-func checkNamespace(ns string) error {
-	if len(ns) == 0 || len(ns) > 64 {
-		return errors.New("cache: MemcacheConfig.Namespace must be 1 to 64 characters")
-	}
-	for i := 0; i < len(ns); i++ {
-		if ns[i] <= ' ' || ns[i] > '~' {
-			return fmt.Errorf("cache: MemcacheConfig.Namespace %q has a space, control or non-ASCII character", ns)
-		}
-	}
-	return nil
-}
-
-// KeyName returns the memcached key of digest d:
-// "ag1:" + namespace + ":" + base64url(HMAC-SHA256(HashKey, d)), at most 112
-// bytes.
+// KeyName returns the memcached key under which the entry for d is stored:
+// "ag1:" + namespace + ":" + base64url(HMAC-SHA256(HashKey, d)), at most
+// 112 bytes. It is for tests and tools that look at memcached directly.
 func (c *Memcache) KeyName(d Digest) string {
-	sum := c.namer.sum(d[:], "", nil)
-	return c.prefix + base64.RawURLEncoding.EncodeToString(sum[:])
+	var buf [maxKeyName]byte
+	return string(c.codec.appendKeyName(buf[:0], d))
 }
 
-// Get returns the entry stored for d, or ErrMiss when there is none, it
-// expired, or it does not authenticate. Other errors mean memcached could
-// not be asked (down, slow, breaker open); callers treat them as a miss.
+// Get returns the entry stored for d. It returns [ErrMiss] when there is
+// none, it has expired, or it was refused; any other error means memcached
+// could not be asked (it is down or slow, the circuit breaker is open, or
+// ctx has ended), which callers should also treat as a miss.
 func (c *Memcache) Get(ctx context.Context, d Digest) (Entry, error) {
-	name := c.KeyName(d)
-	it, err := c.c.Get(ctx, name)
+	var buf [maxKeyName]byte
+	name := c.codec.appendKeyName(buf[:0], d)
+	key := string(name)
+	it, err := c.c.Get(ctx, key)
 	switch {
 	case errors.Is(err, memcache.ErrCacheMiss):
 		return Entry{}, ErrMiss
 	case err != nil:
-		c.failed("get", err)
-		return Entry{}, fmt.Errorf("cache: %w", err)
+		return Entry{}, c.failed(ctx, c.metrics.getErrs, err)
 	}
-	e, reason := c.open(name, it.Value)
-	if reason != "" {
-		c.rejected[reason].Inc()
-		if reason != rejectExpired {
-			c.o.logger.Warn("cache: memcached entry rejected", zap.String("reason", reason), zap.String("key", name[:min(len(name), len(c.prefix)+8)]))
-		}
+	e, r := c.codec.open(name, it.Value, c.now())
+	if r != accepted {
+		c.refused(key, r)
 		return Entry{}, ErrMiss
 	}
 	return e, nil
 }
 
-// open checks an entry read under name and returns it, or why it is refused.
-func (c *Memcache) open(name string, v []byte) (Entry, string) {
-	if len(v) < headerLen+macLen || v[0] != entryVersion {
-		return Entry{}, rejectMalformed
-	}
-	mac, ok := c.macs[v[1]]
-	if !ok {
-		return Entry{}, rejectUnknownKey
-	}
-	body, tag := v[:len(v)-macLen], v[len(v)-macLen:]
-	want := mac.sum(nil, name, body)
-	if !hmac.Equal(tag, want[:]) {
-		return Entry{}, rejectBadMAC
-	}
-	expires := time.Unix(int64(binary.BigEndian.Uint64(v[2:headerLen])), 0)
-	if !c.o.now().Before(expires) {
-		return Entry{}, rejectExpired
-	}
-	return Entry{Value: body[headerLen:], Expires: expires}, ""
-}
-
-// seal returns the stored form of e under name.
-func (c *Memcache) seal(name string, e Entry) []byte {
-	v := make([]byte, headerLen, headerLen+len(e.Value)+macLen)
-	v[0], v[1] = entryVersion, c.signKey.ID
-	binary.BigEndian.PutUint64(v[2:headerLen], uint64(e.Expires.Unix()))
-	v = append(v, e.Value...)
-	tag := c.macs[c.signKey.ID].sum(nil, name, v)
-	return append(v, tag[:]...)
-}
-
-// Set stores e for d until e.Expires (nothing when that has passed).
+// Set stores e for d until e.Expires, in whole seconds rounded down. An
+// entry that has expired by then is not stored, and that is not an error.
 func (c *Memcache) Set(ctx context.Context, d Digest, e Entry) error {
-	exp, ok := memcached.Expiration(e.Expires.Sub(c.o.now()), time.Now())
+	ttl := time.Unix(e.Expires.Unix(), 0).Sub(c.now())
+	// memcached's own clock is the real one, whatever clock c has: an
+	// expiration past 30 days is an absolute time and must count from it.
+	exp, ok := memcached.Expiration(ttl, time.Now())
 	if !ok {
 		return nil
 	}
-	name := c.KeyName(d)
-	if err := c.c.Set(ctx, &memcache.Item{Key: name, Value: c.seal(name, e), Expiration: exp}); err != nil {
-		c.failed("set", err)
-		return fmt.Errorf("cache: %w", err)
+	var buf [maxKeyName]byte
+	name := c.codec.appendKeyName(buf[:0], d)
+	v := c.codec.seal(name, e, c.codec.signID)
+	if err := c.c.Set(ctx, &memcache.Item{Key: string(name), Value: v, Expiration: exp}); err != nil {
+		return c.failed(ctx, c.metrics.setErrs, err)
 	}
 	return nil
 }
@@ -254,44 +222,68 @@ func (c *Memcache) Delete(ctx context.Context, d Digest) error {
 	if err == nil || errors.Is(err, memcache.ErrCacheMiss) {
 		return nil
 	}
-	c.failed("delete", err)
+	return c.failed(ctx, c.metrics.delErrs, err)
+}
+
+// failed counts a failed call, unless it was refused by the open breaker
+// (the gauge tells that) or by ctx's end (the caller's doing), and wraps
+// its error.
+func (c *Memcache) failed(ctx context.Context, errs prometheus.Counter, err error) error {
+	if !errors.Is(err, memcached.ErrBreakerOpen) && (ctx.Err() == nil || !errors.Is(err, ctx.Err())) {
+		errs.Inc()
+	}
 	return fmt.Errorf("cache: %w", err)
 }
 
-func (c *Memcache) failed(op string, err error) {
-	if !errors.Is(err, memcached.ErrBreakerOpen) && !errors.Is(err, context.Canceled) {
-		c.errors.WithLabelValues(op).Inc()
+// refused counts and logs an entry read under name and refused for r. An
+// expired entry is routine (memcached rounds lifetimes up to whole seconds
+// and instances' clocks differ), so it is logged at Debug; anything else
+// means someone wrote memcached without the MAC key, or the keys are
+// misconfigured, and is logged at Warn.
+func (c *Memcache) refused(name string, r reason) {
+	c.metrics.rejected[r].Inc()
+	level := zapcore.WarnLevel
+	if r == rejectExpired {
+		level = zapcore.DebugLevel
+	}
+	if ce := c.logger.Check(level, "cache: memcached entry refused"); ce != nil {
+		shown := min(len(name), len(c.codec.prefix)+logNameLen)
+		ce.Write(zap.String("reason", r.String()), zap.String("key", name[:shown]))
 	}
 }
 
+// breakerChanged keeps the gauge and the logs in step with the breaker.
+// The gauge goes up and down rather than being set, so that tiers sharing a
+// registry add up: it is the number of them whose breaker is open.
 func (c *Memcache) breakerChanged(open bool) {
 	if open {
-		c.breakerOpen.Set(1)
-		c.o.logger.Warn("cache: memcached failing; circuit breaker open, requests are validated without it")
+		c.metrics.breakerOpen.Inc()
+		c.logger.Warn("cache: memcached failing; circuit breaker open, tokens are validated without it",
+			zap.String("namespace", c.namespace))
 		return
 	}
-	c.breakerOpen.Set(0)
-	c.o.logger.Info("cache: memcached answering again; circuit breaker closed")
+	c.metrics.breakerOpen.Dec()
+	c.logger.Info("cache: memcached answering again; circuit breaker closed",
+		zap.String("namespace", c.namespace))
 }
 
-func (c *Memcache) registerMetrics() {
-	rejected := metrics.Register(c.o.reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+func newMemcacheMetrics(reg prometheus.Registerer) memcacheMetrics {
+	var m memcacheMetrics
+	rejected := metrics.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "authgate_cache_rejected_entries_total",
-		Help: "Entries read from memcached and refused, by reason (malformed, unknown_key, bad_mac, expired).",
+		Help: "Entries read from memcached and refused, by reason: malformed, unknown_key, bad_mac, expired.",
 	}, []string{"reason"}))
-	c.rejected = map[string]prometheus.Counter{}
-	for _, r := range []string{rejectMalformed, rejectUnknownKey, rejectBadMAC, rejectExpired} {
-		c.rejected[r] = rejected.WithLabelValues(r)
+	for r := accepted + 1; r < numReasons; r++ {
+		m.rejected[r] = rejected.WithLabelValues(r.String())
 	}
-	c.errors = metrics.Register(c.o.reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	errs := metrics.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "authgate_cache_memcache_errors_total",
-		Help: "memcached calls that failed, by operation (get, set, delete).",
+		Help: "Calls to memcached that failed, by operation: get, set, delete. Calls refused by the open circuit breaker are not counted.",
 	}, []string{"op"}))
-	for _, op := range []string{"get", "set", "delete"} {
-		c.errors.WithLabelValues(op)
-	}
-	c.breakerOpen = metrics.Register(c.o.reg, prometheus.NewGauge(prometheus.GaugeOpts{
+	m.getErrs, m.setErrs, m.delErrs = errs.WithLabelValues("get"), errs.WithLabelValues("set"), errs.WithLabelValues("delete")
+	m.breakerOpen = metrics.Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "authgate_cache_memcache_breaker_open",
-		Help: "1 while the memcached circuit breaker is open.",
+		Help: "1 while the memcached circuit breaker is open (with tiers sharing a registry, how many are open).",
 	}))
+	return m
 }

@@ -1,5 +1,3 @@
-// Package metrics registers authgate's Prometheus collectors on the
-// Registerer a user passes, so that several instances can share one.
 package metrics
 
 import (
@@ -8,10 +6,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Register registers c on reg and returns it; when a collector of the same
-// description is already registered (a second Authenticator on the same
-// registry), it returns that one so both count into it. A nil reg registers
+// Register registers c on reg and returns it. When reg already holds an
+// equal collector (a second instance on the same registry), Register returns
+// that one instead, so both instances count into it. A nil reg registers
 // nothing and returns c.
+//
+// Any other registration failure — a collector of the same name but another
+// type or other labels, which is a programming error — also returns c,
+// unregistered: it keeps counting, and the service is not taken down for a
+// metric.
 func Register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 	if reg == nil {
 		return c
@@ -26,8 +29,5 @@ func Register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 			return existing
 		}
 	}
-	// Another collector of the same name but a different type or labels:
-	// a programming error that must not take the service down. Keep
-	// counting, unregistered.
 	return c
 }

@@ -1,0 +1,77 @@
+package cache_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log"
+	"time"
+
+	"github.com/authgate/authgate/cache"
+)
+
+// A token is known by its SHA-256 in both tiers, never by itself.
+func ExampleDigestOf() {
+	token := "eyJhbGciOiJSUzI1NiJ9.e30.c2ln"
+	d := cache.DigestOf(token)
+	fmt.Printf("%x…\n", d[:4])
+	fmt.Println(d == sha256.Sum256([]byte(token)))
+	// Output:
+	// cc529d9b…
+	// true
+}
+
+func ExampleMemory() {
+	type principal struct{ Subject string }
+	m := cache.NewMemory[*principal](cache.MemoryConfig{MaxEntries: 10_000})
+	now := time.Unix(1_800_000_000, 0)
+	d := cache.DigestOf("token")
+
+	m.Set(d, &principal{Subject: "auth0|42"}, now.Add(5*time.Minute))
+	if p, ok := m.Get(d, now); ok {
+		fmt.Println("hit:", p.Subject)
+	}
+	if _, ok := m.Get(d, now.Add(5*time.Minute)); !ok {
+		fmt.Println("expired")
+	}
+	m.Delete(d)
+	fmt.Println(m.Len())
+	// Output:
+	// hit: auth0|42
+	// expired
+	// 0
+}
+
+// The shared tier on a memcached every instance of the service reaches. A
+// miss, and memcached being unavailable, both mean: validate the token.
+func ExampleNewMemcache() {
+	client, err := cache.NewMemcacheClient([]string{"memcached:11211"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	shared, err := cache.NewMemcache(client, cache.MemcacheConfig{
+		Namespace: "prod/venue-api",
+		HashKey:   []byte("a 32-byte secret from the vault."),
+		MACKeys: []cache.MACKey{
+			{ID: 2, Secret: []byte("the current MAC key, 32 bytes...")}, // signs
+			{ID: 1, Secret: []byte("the previous one, still accepted")},
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	ctx := context.Background()
+	d := cache.DigestOf("token")
+	e, err := shared.Get(ctx, d)
+	switch {
+	case err == nil:
+		fmt.Printf("hit: %d bytes until %v\n", len(e.Value), e.Expires)
+	case errors.Is(err, cache.ErrMiss):
+		// Validate the token, then share the result until it expires.
+		_ = shared.Set(ctx, d, cache.Entry{Value: []byte("encoded principal"), Expires: time.Now().Add(time.Hour)})
+	default:
+		log.Printf("memcached unavailable, validating: %v", err)
+	}
+}
