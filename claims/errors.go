@@ -1,6 +1,9 @@
 package claims
 
-import "errors"
+import (
+	"errors"
+	"time"
+)
 
 // The two kinds of failure every layer must keep apart. An invalid token is
 // the caller's fault and is answered with 401; an unavailable provider is
@@ -99,6 +102,42 @@ func ReasonOf(err error) (Reason, bool) {
 	var te *TokenError
 	if errors.As(err, &te) {
 		return te.Reason, true
+	}
+	return 0, false
+}
+
+// RetryError is an unavailable answer that knows when to try again: a
+// provider that asked to be left alone for a while (429 or 503 with
+// Retry-After), an outbound budget that is spent, a key set that may be
+// fetched again soon. It matches ErrUnavailable with errors.Is.
+type RetryError struct {
+	// After is how long the caller should wait before trying again; more
+	// than zero.
+	After time.Duration
+	// Err is the cause, for logs.
+	Err error
+}
+
+// Error returns "token check unavailable" followed by the cause, if any.
+func (e *RetryError) Error() string {
+	if e.Err == nil {
+		return ErrUnavailable.Error()
+	}
+	return ErrUnavailable.Error() + ": " + e.Err.Error()
+}
+
+// Is reports whether target is ErrUnavailable.
+func (e *RetryError) Is(target error) bool { return target == ErrUnavailable }
+
+// Unwrap returns the cause.
+func (e *RetryError) Unwrap() error { return e.Err }
+
+// RetryAfterOf returns the wait of the *RetryError in err's chain, and false
+// when there is none.
+func RetryAfterOf(err error) (time.Duration, bool) {
+	var re *RetryError
+	if errors.As(err, &re) && re.After > 0 {
+		return re.After, true
 	}
 	return 0, false
 }

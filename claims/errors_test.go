@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/authgate/authgate/claims"
 )
@@ -61,5 +62,27 @@ func TestContext(t *testing.T) {
 	}
 	if _, ok := claims.FromContext(claims.NewContext(ctx, nil)); ok {
 		t.Error("a nil principal was reported present")
+	}
+}
+
+func TestRetryError(t *testing.T) {
+	cause := errors.New("429 from the provider")
+	err := fmt.Errorf("tokenvalidator: %w", &claims.RetryError{After: 7 * time.Second, Err: cause})
+	switch {
+	case !errors.Is(err, claims.ErrUnavailable):
+		t.Error("a RetryError does not match ErrUnavailable")
+	case errors.Is(err, claims.ErrInvalidToken):
+		t.Error("a RetryError matches ErrInvalidToken")
+	case !errors.Is(err, cause):
+		t.Error("the cause is not unwrapped")
+	}
+	if d, ok := claims.RetryAfterOf(err); !ok || d != 7*time.Second {
+		t.Errorf("RetryAfterOf = %v, %v", d, ok)
+	}
+	if _, ok := claims.RetryAfterOf(fmt.Errorf("x: %w", claims.ErrUnavailable)); ok {
+		t.Error("RetryAfterOf found a wait in a plain unavailable error")
+	}
+	if got := err.Error(); got != "tokenvalidator: token check unavailable: 429 from the provider" {
+		t.Errorf("Error() = %q", got)
 	}
 }

@@ -40,7 +40,8 @@ type Config struct {
 	// MaxTokenBytes bounds the token's length; longer is invalid_request.
 	// Default 16 KiB.
 	MaxTokenBytes int
-	// RetryAfter is sent with 503 answers. Default 5s.
+	// RetryAfter is sent with 503 answers whose cause names no wait of its
+	// own (see claims.RetryError). Default 5s.
 	RetryAfter time.Duration
 }
 
@@ -182,8 +183,11 @@ func authError(err error) *Error {
 		// The client went away; nobody reads this answer.
 		return &Error{Status: statusClientClosedRequest, Err: err}
 	default:
+		// A wait the cause asked for (a provider's Retry-After, a spent
+		// budget) beats the configured default.
+		after, _ := claims.RetryAfterOf(err)
 		return &Error{Status: http.StatusServiceUnavailable, Code: CodeTemporarilyUnavailable,
-			Description: "the token could not be checked; retry later", Err: err}
+			Description: "the token could not be checked; retry later", RetryAfter: after, Err: err}
 	}
 }
 
@@ -205,7 +209,7 @@ func describe(r claims.Reason) string {
 
 func (m *Middleware) refuse(w http.ResponseWriter, r *http.Request, e *Error) {
 	e.Realm = m.cfg.Realm
-	if e.Status == http.StatusServiceUnavailable {
+	if e.Status == http.StatusServiceUnavailable && e.RetryAfter == 0 {
 		e.RetryAfter = m.cfg.RetryAfter
 	}
 	m.writeError(w, r, e)

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/authgate/authgate/claims"
 	"github.com/authgate/authgate/middleware"
@@ -47,6 +48,7 @@ var (
 		"future":      {err: claims.Invalid(claims.ReasonNotYetValid, nil)},
 		"down":        {err: fmt.Errorf("tokenvalidator: JWKS: %w: dial tcp: refused", claims.ErrUnavailable)},
 		"weird":       {err: errors.New("enricher exploded")},
+		"budget":      {err: fmt.Errorf("tokenvalidator: %w", &claims.RetryError{After: 42 * time.Second})},
 		"gone-client": {err: context.Canceled},
 	}
 )
@@ -157,6 +159,11 @@ func TestUnavailableHasRetryAfter(t *testing.T) {
 	h.ServeHTTP(rec, get("Bearer down"))
 	if rec.Code != 503 || rec.Header().Get("Retry-After") != "2" {
 		t.Fatalf("status %d, Retry-After %q; want 503 and 2 (rounded up)", rec.Code, rec.Header().Get("Retry-After"))
+	}
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, get("Bearer budget"))
+	if rec.Code != 503 || rec.Header().Get("Retry-After") != "42" {
+		t.Fatalf("status %d, Retry-After %q; want 503 and the cause's own 42", rec.Code, rec.Header().Get("Retry-After"))
 	}
 }
 
