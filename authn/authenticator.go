@@ -2,6 +2,7 @@ package authn
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"time"
@@ -34,6 +35,20 @@ type Config struct {
 	// the valid ones so that a flood of garbage cannot evict them. Default
 	// 10,000.
 	NegativeEntries int
+	// RevokedEntries bounds the tokens this instance remembers as
+	// invalidated, kept apart from both so that neither valid tokens nor
+	// garbage can evict a logout. Default 100,000.
+	RevokedEntries int
+	// ClockSkew is the most that the clocks of the service's instances and
+	// its provider may disagree. A revocation outlives the last moment its
+	// token could be accepted anywhere (exp plus the validator's leeway) by
+	// this much. Default 1m.
+	ClockSkew time.Duration
+	// RevocationTTL is how long a revocation lasts for a token whose expiry
+	// is unknown (a userinfo answer says nothing of it, or the provider could
+	// not be asked when it was invalidated). Set it to the provider's access
+	// token lifetime. Default 24h, Auth0's default.
+	RevocationTTL time.Duration
 	// LocalJWTs verifies JWTs in this process without asking the shared
 	// tier; opaque tokens still use it. An in-process miss then costs a
 	// local verification (~50 µs of CPU) instead of a memcached round trip,
@@ -44,8 +59,9 @@ type Config struct {
 	// shared tier first, for every token.
 	LocalJWTs bool
 	// ValidationTimeout bounds one shared validation (shared tier, provider,
-	// enricher). It runs on a context of its own, so one caller giving up
-	// does not fail the others waiting for it. Default 10s.
+	// enricher). It runs on a context of its own, so that no caller giving
+	// up — the one that started it included — fails the others waiting for
+	// it. Default 10s.
 	ValidationTimeout time.Duration
 }
 
@@ -70,11 +86,12 @@ func (f EnricherFunc) Enrich(ctx context.Context, p *claims.Principal) (map[stri
 type Option interface{ apply(*options) }
 
 type options struct {
-	shared   *cache.Memcache
-	enricher Enricher
-	logger   *zap.Logger
-	reg      prometheus.Registerer
-	now      func() time.Time
+	shared       *cache.Memcache
+	enricher     Enricher
+	enricherName string
+	logger       *zap.Logger
+	reg          prometheus.Registerer
+	now          func() time.Time
 }
 
 func defaultOptions(opts []Option) options {
@@ -95,8 +112,14 @@ func WithMemcache(m *cache.Memcache) Option {
 }
 
 // WithEnricher adds an Enricher. Default: none.
-func WithEnricher(e Enricher) Option {
-	return optionFunc(func(o *options) { o.enricher = e })
+//
+// Its results are shared by every instance through memcached, and entries
+// are bound to name: give the enricher a name that changes whenever it would
+// answer differently for the same token (a new version, another data
+// source), say "datasets-v2", so that no instance serves what another
+// version computed.
+func WithEnricher(name string, e Enricher) Option {
+	return optionFunc(func(o *options) { o.enricher, o.enricherName = e, name })
 }
 
 // WithLogger sets the logger for rare events. Default: zap.NewNop().
@@ -122,13 +145,27 @@ var errRevoked = fmt.Errorf("authn: %w", claims.Invalid(claims.ReasonInactive, e
 // provider as little as possible: the in-process tier first, then the shared
 // memcached tier, and on a miss one validation per token however many
 // requests wait for it. It is safe for concurrent use.
+//
+// Everything it shares through memcached — Principals and revocation marks
+// — is bound to its policy: the validator's [tokenvalidator.Policy]
+// (issuers, audiences, required type, algorithms, claim mapping, where
+// opaque tokens are checked) and the enricher's name. Entries are named and
+// MAC'd under a fingerprint of it, so two services with different policies
+// sharing one memcached, secret and namespace never read each other's
+// entries, and the issuer and audience of every entry read back are checked
+// against the policy again. A deploy that changes the policy (an audience
+// added, a new enricher name) therefore starts with a cold shared tier.
 type Authenticator struct {
 	cfg       Config
 	validator tokenvalidator.Validator
+	policy    tokenvalidator.Policy
+	binding   [sha256.Size]byte // what shared entries are bound to
 	o         options
 	memory    *cache.Memory[*claims.Principal]
 	negative  *cache.Memory[error]
+	revoked   *cache.Memory[struct{}]
 	flights   flights
+	workers   workers
 	m         *instruments
 }
 
@@ -140,26 +177,53 @@ func NewAuthenticator(v tokenvalidator.Validator, cfg Config, opts ...Option) (*
 	cfg.MaxTTL = orDuration(cfg.MaxTTL, time.Hour)
 	cfg.MemoryTTL = orDuration(cfg.MemoryTTL, 30*time.Second)
 	cfg.NegativeTTL = orDuration(cfg.NegativeTTL, 10*time.Second)
+	cfg.ClockSkew = orDuration(cfg.ClockSkew, time.Minute)
+	cfg.RevocationTTL = orDuration(cfg.RevocationTTL, 24*time.Hour)
 	cfg.ValidationTimeout = orDuration(cfg.ValidationTimeout, 10*time.Second)
-	if cfg.MemoryEntries == 0 {
-		cfg.MemoryEntries = 100_000
-	}
-	if cfg.NegativeEntries == 0 {
-		cfg.NegativeEntries = 10_000
-	}
-	if cfg.MaxTTL < 0 || cfg.MemoryTTL < 0 || cfg.NegativeTTL < 0 || cfg.ValidationTimeout < 0 ||
-		cfg.MemoryEntries < 0 || cfg.NegativeEntries < 0 {
+	cfg.MemoryEntries = orInt(cfg.MemoryEntries, 100_000)
+	cfg.NegativeEntries = orInt(cfg.NegativeEntries, 10_000)
+	cfg.RevokedEntries = orInt(cfg.RevokedEntries, 100_000)
+	if cfg.MaxTTL < 0 || cfg.MemoryTTL < 0 || cfg.NegativeTTL < 0 || cfg.ClockSkew < 0 || cfg.RevocationTTL < 0 ||
+		cfg.ValidationTimeout < 0 || cfg.MemoryEntries < 0 || cfg.NegativeEntries < 0 || cfg.RevokedEntries < 0 {
 		return nil, errors.New("authn: negative duration or size in Config")
 	}
 	o := defaultOptions(opts)
+	if o.enricher != nil && o.enricherName == "" {
+		return nil, errors.New("authn: WithEnricher needs a name (shared cache entries are bound to it)")
+	}
+	policy := v.Policy()
 	return &Authenticator{
 		cfg:       cfg,
 		validator: v,
+		policy:    policy,
+		binding:   bind(policy, o.enricherName),
 		o:         o,
 		memory:    cache.NewMemory[*claims.Principal](cache.MemoryConfig{MaxEntries: cfg.MemoryEntries}),
 		negative:  cache.NewMemory[error](cache.MemoryConfig{MaxEntries: cfg.NegativeEntries}),
+		revoked:   cache.NewMemory[struct{}](cache.MemoryConfig{MaxEntries: cfg.RevokedEntries}),
+		workers:   workers{flights: make(chan func())},
 		m:         newInstruments(o.reg),
 	}, nil
+}
+
+// bind returns what shared entries are bound to: the policy's fingerprint
+// and the enricher's name, under this package's entry format.
+func bind(p tokenvalidator.Policy, enricherName string) [sha256.Size]byte {
+	fp := p.Fingerprint()
+	h := sha256.New()
+	h.Write([]byte("authgate authn shared entries v1\x00"))
+	h.Write(fp[:])
+	h.Write([]byte(enricherName))
+	return [sha256.Size]byte(h.Sum(nil))
+}
+
+// sharedDigest is the digest under which token d's entries are kept in the
+// shared tier: d bound to this Authenticator's policy.
+func (a *Authenticator) sharedDigest(d cache.Digest) cache.Digest {
+	var buf [2 * sha256.Size]byte
+	copy(buf[:], a.binding[:])
+	copy(buf[sha256.Size:], d[:])
+	return sha256.Sum256(buf[:])
 }
 
 // Authenticate returns the Principal of token, or an error matching
@@ -183,45 +247,93 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*claims
 }
 
 // miss leads or joins the one validation of a token that missed the
-// in-process tier. It is a method of its own so that nothing on the hit
-// path escapes to the heap.
+// in-process tier, and waits for its verdict or for ctx to end, whichever
+// comes first. It is a method of its own so that nothing on the hit path
+// escapes to the heap.
 func (a *Authenticator) miss(ctx context.Context, token string, d cache.Digest) (*claims.Principal, error) {
 	f, leader := a.flights.join(d)
-	if !leader {
-		a.m.sharedWaits.Inc()
-		select {
-		case <-f.done:
-		case <-ctx.Done():
-			return nil, fmt.Errorf("authn: waiting for validation: %w", ctx.Err())
-		}
-	} else {
-		// The leader's validation must not end with its caller: it keeps the
-		// caller's values (trace ids) but not its cancellation.
+	if leader {
+		// The validation must not end with its caller: it keeps the
+		// caller's values (trace ids) but not its cancellation, and it runs
+		// apart so that the caller, too, can leave at its own deadline.
 		vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.ValidationTimeout)
-		defer a.flights.land(d, f)
-		defer cancel()
-		f.p, f.err = a.resolve(vctx, token, d)
+		a.workers.run(func() {
+			defer cancel()
+			a.fly(vctx, token, d, f)
+		})
+	} else {
+		a.m.sharedWaits.Inc()
+	}
+	select {
+	case <-f.done:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("authn: waiting for validation: %w", ctx.Err())
 	}
 	a.m.outcome(f.err)
 	return f.p, f.err
 }
 
-// resolve is the one validation of a token that missed the in-process tier.
-func (a *Authenticator) resolve(ctx context.Context, token string, d cache.Digest) (*claims.Principal, error) {
+// fly is the one validation of a token that missed the in-process tier; it
+// ends by landing the flight.
+func (a *Authenticator) fly(ctx context.Context, token string, d cache.Digest, f *flight) {
+	v := verdict{err: errAbandoned}
+	defer func() {
+		// A panic (say, in an enricher) must not take the process down from
+		// a worker: it is logged, and the waiters are told to retry.
+		if r := recover(); r != nil {
+			a.o.logger.Error("authn: validation panicked", zap.Any("panic", r), zap.Stack("stack"))
+		}
+		a.land(d, f, v)
+	}()
+	v = a.resolve(ctx, token, d)
+}
+
+// verdict is what a flight found: a Principal and until when this process
+// may keep it, or an error.
+type verdict struct {
+	p           *claims.Principal
+	memoryUntil time.Time // zero: not to be kept
+	err         error
+}
+
+// resolve asks, in turn, what this process remembers, the shared tier and
+// the validator.
+func (a *Authenticator) resolve(ctx context.Context, token string, d cache.Digest) verdict {
 	now := a.o.now()
-	// A flight that finished just before this one started has filled memory.
+	// A flight that landed just before this one started has filled memory.
 	if p, ok := a.memory.Get(d, now); ok {
-		return p, nil
+		return verdict{p: p}
+	}
+	if _, ok := a.revoked.Get(d, now); ok {
+		return verdict{err: errRevoked}
 	}
 	if err, ok := a.negative.Get(d, now); ok {
-		return nil, err
+		return verdict{err: err}
 	}
 	if a.sharedFor(token) {
-		if p, err, found := a.fromShared(ctx, d, now); found {
-			return p, err
+		if v, found := a.fromShared(ctx, d, now); found {
+			return v
 		}
 	}
 	return a.validate(ctx, token, d, now)
+}
+
+// land ends f with v: unless the token was invalidated while it flew, the
+// Principal goes into memory; then the waiters are released. The check and
+// the write happen under the lock Invalidate takes, so no validation that
+// was in flight when a token was invalidated can put it back.
+func (a *Authenticator) land(d cache.Digest, f *flight, v verdict) {
+	a.flights.mu.Lock()
+	switch {
+	case f.revoked:
+		v = verdict{err: errRevoked}
+	case v.p != nil && !v.memoryUntil.IsZero():
+		a.memory.Set(d, v.p, v.memoryUntil)
+	}
+	delete(a.flights.m, d)
+	a.flights.mu.Unlock()
+	f.p, f.err = v.p, v.err
+	close(f.done)
 }
 
 // sharedFor reports whether token's validation is looked up in, and stored
@@ -233,38 +345,43 @@ func (a *Authenticator) sharedFor(token string) bool {
 // fromShared asks the memcached tier. found is false when validation must
 // decide: a miss, an unusable entry, or memcached failing (which never fails
 // the request).
-func (a *Authenticator) fromShared(ctx context.Context, d cache.Digest, now time.Time) (p *claims.Principal, err error, found bool) {
-	e, err := a.o.shared.Get(ctx, d)
+func (a *Authenticator) fromShared(ctx context.Context, d cache.Digest, now time.Time) (v verdict, found bool) {
+	e, err := a.o.shared.Get(ctx, a.sharedDigest(d))
 	switch {
 	case errors.Is(err, cache.ErrMiss):
 		a.m.sharedMiss.Inc()
-		return nil, nil, false
+		return v, false
 	case err != nil:
 		a.m.sharedError.Inc()
-		return nil, nil, false
+		return v, false
 	}
-	p, err = decodeEntry(e.Value)
+	p, err := decodeEntry(e.Value)
 	switch {
 	case err != nil:
 		// Authenticated by our key yet undecodable: written by a different
-		// version of authgate. Validation decides, and overwrites it.
+		// version of authgate. Validation decides.
 		a.m.sharedRejected.Inc()
 		a.o.logger.Warn("authn: undecodable shared cache entry", zap.Error(err))
-		return nil, nil, false
+		return v, false
 	case p == nil:
 		a.m.sharedRevoked.Inc()
-		a.negative.Set(d, errRevoked, e.Expires)
-		return nil, errRevoked, true
+		a.revoked.Set(d, struct{}{}, e.Expires)
+		return verdict{err: errRevoked}, true
+	case !a.policy.Admits(p):
+		// Bound to our policy, yet for another issuer or audience: the
+		// binding failed somewhere. Never serve it.
+		a.m.sharedRejected.Inc()
+		a.o.logger.Error("authn: shared cache entry of another issuer or audience refused")
+		return v, false
 	case !p.ValidAt(now):
 		a.m.sharedMiss.Inc()
-		return nil, nil, false
+		return v, false
 	}
 	a.m.sharedHit.Inc()
-	a.memory.Set(d, p, earliest(e.Expires, now.Add(a.cfg.MemoryTTL)))
-	return p, nil, true
+	return verdict{p: p, memoryUntil: earliest(e.Expires, now.Add(a.cfg.MemoryTTL))}, true
 }
 
-func (a *Authenticator) validate(ctx context.Context, token string, d cache.Digest, now time.Time) (*claims.Principal, error) {
+func (a *Authenticator) validate(ctx context.Context, token string, d cache.Digest, now time.Time) verdict {
 	start := time.Now()
 	res, err := a.validator.Validate(ctx, token)
 	a.m.observeValidation(token, time.Since(start))
@@ -275,18 +392,17 @@ func (a *Authenticator) validate(ctx context.Context, token string, d cache.Dige
 		if errors.Is(err, claims.ErrInvalidToken) {
 			a.negative.Set(d, err, now.Add(a.cfg.NegativeTTL))
 		}
-		return nil, err
+		return verdict{err: err}
 	}
 	p := res.Principal
 	until := earliest(res.CacheUntil, now.Add(a.cfg.MaxTTL))
 	if !until.After(now) {
-		return p, nil // valid only within leeway: not worth caching
+		return verdict{p: p} // valid only within leeway: not worth caching
 	}
-	a.memory.Set(d, p, earliest(until, now.Add(a.cfg.MemoryTTL)))
 	if a.sharedFor(token) {
 		a.toShared(ctx, d, p, until)
 	}
-	return p, nil
+	return verdict{p: p, memoryUntil: earliest(until, now.Add(a.cfg.MemoryTTL))}
 }
 
 func (a *Authenticator) enrich(ctx context.Context, p *claims.Principal) error {
@@ -304,42 +420,85 @@ func (a *Authenticator) enrich(ctx context.Context, p *claims.Principal) error {
 	}
 }
 
+// toShared adds p to the shared tier. It never replaces what is there: if
+// another instance has invalidated the token meanwhile, its mark stays.
 func (a *Authenticator) toShared(ctx context.Context, d cache.Digest, p *claims.Principal, until time.Time) {
 	v, err := encodePrincipal(p)
 	if err == nil {
-		err = a.o.shared.Set(ctx, d, cache.Entry{Value: v, Expires: until})
+		err = a.o.shared.Add(ctx, a.sharedDigest(d), cache.Entry{Value: v, Expires: until})
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, cache.ErrNotStored):
+		a.m.sharedKept.Inc()
+	case err != nil:
 		a.m.sharedError.Inc()
 	}
 }
 
 // Invalidate makes every instance refuse token from now on — for logout, or
-// for the old access token after a refresh. It drops the token from this
-// process's memory and, with a shared tier, replaces its entry there by a
-// revocation mark that lives as long as the token does. Another instance
-// that holds the token in its own memory keeps accepting it for at most
-// Config.MemoryTTL; with memcached down, an instance that has not cached the
-// token may accept it again until it expires.
+// for the old access token after a refresh — until the last moment any
+// instance could otherwise accept it (its exp, plus the validator's leeway,
+// plus Config.ClockSkew; Config.RevocationTTL when its expiry is unknown).
+//
+// On this instance it takes effect at once, and it wins over a validation of
+// the same token already in flight: nothing that validation computed is kept.
+// With a shared tier it writes a revocation mark there, which replaces the
+// token's entry and which no validation can replace, so every instance that
+// asks memcached refuses the token. An instance that holds the token in its
+// own memory keeps accepting it for at most Config.MemoryTTL. With memcached
+// down, Invalidate returns an error, and an instance that has not cached the
+// token may accept it again until it expires. Invalidating a token that no
+// instance would accept anyway does nothing.
 func (a *Authenticator) Invalidate(ctx context.Context, token string) error {
 	d := cache.DigestOf(token)
 	now := a.o.now()
-	until := now.Add(a.cfg.MaxTTL)
-	if p, err := a.resolve(ctx, token, d); err == nil && !p.ExpiresAt.IsZero() {
-		until = p.ExpiresAt
+	until, needed := a.revocationEnd(ctx, token, d, now)
+	a.flights.mu.Lock()
+	if f := a.flights.m[d]; f != nil {
+		f.revoked = true
+	}
+	if needed {
+		a.revoked.Set(d, struct{}{}, until)
 	}
 	a.memory.Delete(d)
-	if !until.After(now) {
+	a.flights.mu.Unlock()
+	if !needed || a.o.shared == nil {
 		return nil
 	}
-	a.negative.Set(d, errRevoked, until)
-	if a.o.shared == nil {
-		return nil
-	}
-	if err := a.o.shared.Set(ctx, d, cache.Entry{Value: []byte{entryRevoked}, Expires: until}); err != nil {
+	if err := a.o.shared.Set(ctx, a.sharedDigest(d), cache.Entry{Value: []byte{entryRevoked}, Expires: until}); err != nil {
 		return fmt.Errorf("authn: invalidating in the shared tier: %w", err)
 	}
 	return nil
+}
+
+// revocationEnd returns until when token must stay refused, and false when
+// no instance under this policy would accept it anyway. It looks for the
+// token's expiry in memory, then in the shared tier, then asks the validator
+// (without enriching or caching anything).
+func (a *Authenticator) revocationEnd(ctx context.Context, token string, d cache.Digest, now time.Time) (time.Time, bool) {
+	p, ok := a.memory.Get(d, now)
+	if !ok && a.sharedFor(token) {
+		if e, err := a.o.shared.Get(ctx, a.sharedDigest(d)); err == nil {
+			if sp, err := decodeEntry(e.Value); err == nil && sp != nil {
+				p, ok = sp, true
+			}
+		}
+	}
+	if !ok {
+		res, err := a.validator.Validate(ctx, token)
+		switch {
+		case errors.Is(err, claims.ErrInvalidToken):
+			return time.Time{}, false
+		case err != nil:
+			return now.Add(a.cfg.RevocationTTL), true
+		}
+		p = res.Principal
+	}
+	if p.ExpiresAt.IsZero() {
+		return now.Add(a.cfg.RevocationTTL), true
+	}
+	until := p.ExpiresAt.Add(a.policy.Leeway + a.cfg.ClockSkew)
+	return until, until.After(now)
 }
 
 func earliest(a, b time.Time) time.Time {
@@ -354,4 +513,11 @@ func orDuration(d, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+func orInt(n, def int) int {
+	if n == 0 {
+		return def
+	}
+	return n
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/authgate/authgate/cache"
 	"github.com/authgate/authgate/claims"
 	"github.com/authgate/authgate/idptest"
+	"github.com/authgate/authgate/internal/memcached"
 	"github.com/authgate/authgate/internal/memcachedtest"
 	"github.com/authgate/authgate/tokenvalidator"
 )
@@ -88,7 +89,9 @@ func (e *env) instance(v tokenvalidator.Validator, shared bool, cfg authn.Config
 }
 
 func (e *env) memcache(reg prometheus.Registerer) *cache.Memcache {
-	client, err := cache.NewMemcacheClient([]string{e.mc.Addr()})
+	// A second, not cache.NewMemcacheClient's 100 ms: these tests assert
+	// that writes land, on a machine that may be busy with other tests.
+	client, err := memcached.NewClient([]string{e.mc.Addr()}, time.Second, 64)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -248,12 +251,12 @@ func TestForgedEntries(t *testing.T) {
 	forged := e.token(func(c map[string]any) { c["sub"] = "auth0|mallory" })
 
 	mustAuth(t, in.a, good)
-	item, err := raw.Get(shared.KeyName(cache.DigestOf(good)))
+	item, err := raw.Get(shared.KeyName(authn.SharedDigest(in.a, good)))
 	if err != nil {
 		t.Fatalf("reading the real entry: %v", err)
 	}
 	real := item.Value
-	key := shared.KeyName(cache.DigestOf(forged))
+	key := shared.KeyName(authn.SharedDigest(in.a, forged))
 	for name, value := range map[string][]byte{
 		"another token's entry": real,
 		"truncated":             real[:len(real)-1],
@@ -425,8 +428,8 @@ func TestEnricher(t *testing.T) {
 		}
 		return map[string][]string{"datasets": {"d-" + p.OrgID}}, nil
 	})
-	first := e.instance(e.jwks(), true, authn.Config{}, authn.WithEnricher(enrich))
-	second := e.instance(e.jwks(), true, authn.Config{}, authn.WithEnricher(enrich))
+	first := e.instance(e.jwks(), true, authn.Config{}, authn.WithEnricher("datasets-v1", enrich))
+	second := e.instance(e.jwks(), true, authn.Config{}, authn.WithEnricher("datasets-v1", enrich))
 	tok := e.token()
 	if p := mustAuth(t, first.a, tok); p.Enrichment["datasets"][0] != "d-org_acme" {
 		t.Fatalf("enrichment = %v", p.Enrichment)

@@ -73,9 +73,10 @@ func BenchmarkAuthenticate(b *testing.B) {
 		b.Fatal(err)
 	}
 	noMemory := authn.Config{MemoryTTL: time.Nanosecond}
+	l2 := newBenchAuthenticator(b, idp, noMemory, authn.WithMemcache(shared))
+	mustHit(b, l2, token)
 	b.Run("L2-hit", func(b *testing.B) {
-		a := newBenchAuthenticator(b, idp, noMemory, authn.WithMemcache(shared))
-		mustHit(b, a, token)
+		a := l2
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := a.Authenticate(ctx, token); err != nil {
@@ -84,7 +85,7 @@ func BenchmarkAuthenticate(b *testing.B) {
 		}
 	})
 	b.Run("raw-gomemcache-get", func(b *testing.B) {
-		key := shared.KeyName(cache.DigestOf(token))
+		key := shared.KeyName(authn.SharedDigest(l2, token))
 		if _, err := client.Get(key); err != nil {
 			b.Fatalf("the entry authgate stored: %v", err)
 		}

@@ -3,6 +3,7 @@ package authn
 import (
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/authgate/authgate/cache"
 	"github.com/authgate/authgate/claims"
@@ -11,33 +12,31 @@ import (
 // flights lets one validation per token run at a time; the others wait
 // for its verdict.
 //
-// The request that finds no flight for its token runs the validation in its
-// own goroutine, on a context of its own bounded by ValidationTimeout, so
-// that its own cancellation cannot fail the requests waiting for it.
-// Requests that join a flight leave on their own context. This replaces
-// x/sync/singleflight's DoChan, which starts a goroutine per flight: that
-// goroutine's stack grows through every RSA verification, and a miss cost
-// 80 µs with it against 53 µs without (BenchmarkMiddleware/authgate/miss in
-// bench/), more than the verification itself.
+// A validation runs on a worker (see workers), on a context of its own
+// bounded by ValidationTimeout, so that no caller's cancellation fails the
+// requests waiting for it; every caller, the one that started it included,
+// waits on its own context. Invalidate marks the flight of a token it
+// revokes, under mu, and the flight keeps nothing of a marked run.
 type flights struct {
-	mu sync.Mutex // guards m
+	mu sync.Mutex // guards m, every flight's revoked, and the memory writes of landing flights
 	m  map[cache.Digest]*flight
 }
 
 // flight is one validation in progress; p and err are set before done is
 // closed and never after.
 type flight struct {
-	done chan struct{}
-	p    *claims.Principal
-	err  error
+	done    chan struct{}
+	p       *claims.Principal
+	err     error
+	revoked bool // guarded by flights.mu: Invalidate ran while it flew
 }
 
-// errAbandoned is the verdict of a flight whose leader panicked: waiters
-// are told to retry rather than handed a nil Principal.
+// errAbandoned is the verdict of a flight that panicked: waiters are told
+// to retry rather than handed a nil Principal.
 var errAbandoned = fmt.Errorf("authn: validation abandoned: %w", claims.ErrUnavailable)
 
 // join returns the flight for d, and whether the caller leads it (it must
-// then call land when done).
+// then land it, see Authenticator.land).
 func (fs *flights) join(d cache.Digest) (*flight, bool) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
@@ -52,10 +51,37 @@ func (fs *flights) join(d cache.Digest) (*flight, bool) {
 	return f, true
 }
 
-// land ends the flight for d and releases its waiters.
-func (fs *flights) land(d cache.Digest, f *flight) {
-	fs.mu.Lock()
-	delete(fs.m, d)
-	fs.mu.Unlock()
-	close(f.done)
+// workers run flights apart from the requests that start them, on
+// goroutines that outlive one flight: a fresh goroutine per miss would grow
+// its stack through every signature verification again, which costs more
+// than the verification (BenchmarkAuthenticate/miss). A worker that finds
+// no new flight within workerIdle ends, so an idle Authenticator holds none.
+type workers struct {
+	flights chan func() // unbuffered: a send succeeds only into an idle worker
+}
+
+// workerIdle is how long a worker waits for another flight before it ends.
+const workerIdle = 10 * time.Second
+
+// run runs job on an idle worker, or on a new one.
+func (w *workers) run(job func()) {
+	select {
+	case w.flights <- job:
+	default:
+		go w.work(job)
+	}
+}
+
+func (w *workers) work(job func()) {
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
+	for {
+		job()
+		idle.Reset(workerIdle)
+		select {
+		case job = <-w.flights:
+		case <-idle.C:
+			return
+		}
+	}
 }

@@ -22,6 +22,7 @@ type instruments struct {
 
 	validateJWT, validateOpaque prometheus.Observer
 	sharedWaits, enrichErrors   prometheus.Counter
+	sharedKept                  prometheus.Counter
 }
 
 func newInstruments(reg prometheus.Registerer) *instruments {
@@ -46,6 +47,10 @@ func newInstruments(reg prometheus.Registerer) *instruments {
 		Name: "authgate_authn_enrich_errors_total",
 		Help: "Enricher calls that failed (answered 503, not cached).",
 	}))
+	kept := metrics.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "authgate_authn_shared_entries_kept_total",
+		Help: "Validated tokens not written to the shared tier because it already held an entry for them (a revocation mark, or another instance's result), which was kept.",
+	}))
 	return &instruments{
 		ok:             outcomes.WithLabelValues("ok"),
 		invalid:        outcomes.WithLabelValues("invalid"),
@@ -62,6 +67,7 @@ func newInstruments(reg prometheus.Registerer) *instruments {
 		validateOpaque: validations.WithLabelValues("opaque"),
 		sharedWaits:    waits,
 		enrichErrors:   enrich,
+		sharedKept:     kept,
 	}
 }
 

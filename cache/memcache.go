@@ -20,6 +20,10 @@ import (
 // authenticate).
 var ErrMiss = errors.New("cache: miss")
 
+// ErrNotStored is [Memcache.Add]'s answer when the key already holds an
+// entry, which it leaves alone.
+var ErrNotStored = errors.New("cache: not stored, the key holds an entry")
+
 // MemcacheConfig configures a [Memcache]. Namespace, HashKey and MACKeys are
 // required; the breaker settings default as in [memcached.Config].
 type MemcacheConfig struct {
@@ -197,9 +201,26 @@ func (c *Memcache) Get(ctx context.Context, d Digest) (Entry, error) {
 	return e, nil
 }
 
-// Set stores e for d until e.Expires, in whole seconds rounded down. An
-// entry that has expired by then is not stored, and that is not an error.
+// Set stores e for d until e.Expires, in whole seconds rounded down,
+// replacing any entry d holds. An entry that has expired by then is not
+// stored, and that is not an error.
 func (c *Memcache) Set(ctx context.Context, d Digest, e Entry) error {
+	return c.store(ctx, d, e, c.c.Set)
+}
+
+// Add is Set for a key that holds no entry: when one is there (even one this
+// tier would refuse), it is left alone and Add returns [ErrNotStored]. A
+// value that must never replace another — a validated token must not replace
+// the mark that revoked it — is written with Add.
+func (c *Memcache) Add(ctx context.Context, d Digest, e Entry) error {
+	err := c.store(ctx, d, e, c.c.Add)
+	if errors.Is(err, memcache.ErrNotStored) {
+		return ErrNotStored
+	}
+	return err
+}
+
+func (c *Memcache) store(ctx context.Context, d Digest, e Entry, write func(context.Context, *memcache.Item) error) error {
 	ttl := time.Unix(e.Expires.Unix(), 0).Sub(c.now())
 	// memcached's own clock is the real one, whatever clock c has: an
 	// expiration past 30 days is an absolute time and must count from it.
@@ -210,7 +231,11 @@ func (c *Memcache) Set(ctx context.Context, d Digest, e Entry) error {
 	var buf [maxKeyName]byte
 	name := c.codec.appendKeyName(buf[:0], d)
 	v := c.codec.seal(name, e, c.codec.signID)
-	if err := c.c.Set(ctx, &memcache.Item{Key: string(name), Value: v, Expiration: exp}); err != nil {
+	err := write(ctx, &memcache.Item{Key: string(name), Value: v, Expiration: exp})
+	switch {
+	case errors.Is(err, memcache.ErrNotStored):
+		return err
+	case err != nil:
 		return c.failed(ctx, c.metrics.setErrs, err)
 	}
 	return nil
@@ -278,7 +303,7 @@ func newMemcacheMetrics(reg prometheus.Registerer) memcacheMetrics {
 	}
 	errs := metrics.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "authgate_cache_memcache_errors_total",
-		Help: "Calls to memcached that failed, by operation: get, set, delete. Calls refused by the open circuit breaker are not counted.",
+		Help: "Calls to memcached that failed, by operation: get, set (add included), delete. Calls refused by the open circuit breaker are not counted.",
 	}, []string{"op"}))
 	m.getErrs, m.setErrs, m.delErrs = errs.WithLabelValues("get"), errs.WithLabelValues("set"), errs.WithLabelValues("delete")
 	m.breakerOpen = metrics.Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{

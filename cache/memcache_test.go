@@ -545,7 +545,7 @@ func TestMetricsRegistered(t *testing.T) {
 # HELP authgate_cache_memcache_breaker_open 1 while the memcached circuit breaker is open (with tiers sharing a registry, how many are open).
 # TYPE authgate_cache_memcache_breaker_open gauge
 authgate_cache_memcache_breaker_open 0
-# HELP authgate_cache_memcache_errors_total Calls to memcached that failed, by operation: get, set, delete. Calls refused by the open circuit breaker are not counted.
+# HELP authgate_cache_memcache_errors_total Calls to memcached that failed, by operation: get, set (add included), delete. Calls refused by the open circuit breaker are not counted.
 # TYPE authgate_cache_memcache_errors_total counter
 authgate_cache_memcache_errors_total{op="delete"} 0
 authgate_cache_memcache_errors_total{op="get"} 0

@@ -249,3 +249,38 @@ func truncate(s string) string {
 	}
 	return s
 }
+
+// Canonical describes everything in m that decides what Decode makes of a
+// claims set, defaults resolved and lists sorted, so that two Mappings that
+// decode alike describe alike. Cache entries are bound to it: a Principal
+// decoded under one mapping is never served to a service with another.
+func (m Mapping) Canonical() string {
+	prefixes := m.CustomClaimPrefixes
+	if prefixes == nil {
+		prefixes = defaultCustomPrefixes
+	}
+	var b strings.Builder
+	field := func(name string, values ...string) {
+		b.WriteString(name)
+		b.WriteByte('=')
+		for i, v := range values {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(strconv.Quote(v))
+		}
+		b.WriteByte(';')
+	}
+	field("org_id", m.orgIDClaim())
+	field("org_name", m.orgNameClaim())
+	field("permissions", m.permissionsClaim())
+	field("custom_prefixes", sortedCopy(prefixes)...)
+	field("first_party", sortedCopy(m.FirstPartyClients)...)
+	return b.String()
+}
+
+func sortedCopy(ss []string) []string {
+	c := slices.Clone(ss)
+	slices.Sort(c)
+	return slices.Compact(c)
+}

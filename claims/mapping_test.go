@@ -217,3 +217,41 @@ func BenchmarkDecodeAuth0(b *testing.B) {
 		}
 	}
 }
+
+// TestCanonicalCoversEveryField: changing any field of a Mapping changes
+// its Canonical form, so a new field cannot be forgotten there (and two
+// services decoding differently never share cache entries).
+func TestCanonicalCoversEveryField(t *testing.T) {
+	base := claims.Mapping{}.Canonical()
+	typ := reflect.TypeOf(claims.Mapping{})
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		var m claims.Mapping
+		v := reflect.ValueOf(&m).Elem().Field(i)
+		switch f.Type.Kind() {
+		case reflect.String:
+			v.SetString("x-changed")
+		case reflect.Slice:
+			v.Set(reflect.ValueOf([]string{"x-changed"}))
+		case reflect.Bool:
+			v.SetBool(true)
+		default:
+			t.Fatalf("field %s of kind %s: teach this test (and Canonical) about it", f.Name, f.Type.Kind())
+		}
+		if m.Canonical() == base {
+			t.Errorf("changing Mapping.%s does not change Canonical()", f.Name)
+		}
+	}
+	same := []claims.Mapping{
+		{},
+		{OrgIDClaim: "org_id", OrgNameClaim: "org_name", PermissionsClaim: "permissions", CustomClaimPrefixes: []string{"http://", "https://"}},
+	}
+	for _, m := range same {
+		if m.Canonical() != base {
+			t.Errorf("%+v: %q, want the defaults' %q", m, m.Canonical(), base)
+		}
+	}
+	if (claims.Mapping{FirstPartyClients: []string{"b", "a"}}).Canonical() != (claims.Mapping{FirstPartyClients: []string{"a", "b", "a"}}).Canonical() {
+		t.Error("the order or repetition of FirstPartyClients changes Canonical()")
+	}
+}

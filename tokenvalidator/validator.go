@@ -16,6 +16,9 @@ import (
 // claims.ErrUnavailable. Implementations are safe for concurrent use.
 type Validator interface {
 	Validate(ctx context.Context, token string) (Result, error)
+	// Policy describes what the validator accepts; caches bind their
+	// entries to it.
+	Policy() Policy
 }
 
 // Result is a successful validation.

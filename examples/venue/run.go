@@ -84,7 +84,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		Namespace:       s.namespace,
 		Secret:          s.secret,
 		LoginScopes:     []string{"openid", "profile", "offline_access", "read:venues", "book:venues", "read:datasets"},
-	}, authn.WithEnricher(datasets{}), authn.WithRegisterer(reg), authn.WithLogger(logger))
+	}, authn.WithEnricher("datasets-v1", datasets{}), authn.WithRegisterer(reg), authn.WithLogger(logger))
 	if err != nil {
 		return err
 	}
