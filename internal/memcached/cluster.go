@@ -88,7 +88,7 @@ type node struct {
 // resolve (addresses are resolved once, here). It connects to nothing.
 func NewCluster(nodes []Node, cfg ClusterConfig) (*Cluster, error) {
 	if len(nodes) == 0 {
-		return nil, errNoNodes
+		return nil, errors.New("memcached: no nodes given")
 	}
 	cfg.ReadTimeout = orDefault(cfg.ReadTimeout, 50*time.Millisecond)
 	cfg.WriteTimeout = orDefault(cfg.WriteTimeout, 100*time.Millisecond)

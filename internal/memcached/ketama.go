@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"crypto/md5"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -145,6 +144,3 @@ func (c *continuum) next(i int, skip int32, ok func(int32) bool) int32 {
 	}
 	return -1
 }
-
-// errNoNodes is NewCluster's answer to an empty node list.
-var errNoNodes = errors.New("memcached: no nodes given")

@@ -457,3 +457,42 @@ func TestCloseWithNodeOut(t *testing.T) {
 	}
 	servers.Server(servers.Addrs()[0]).Resume()
 }
+
+// TestAddNode: records written by a cluster of three are all found by a
+// cluster of the same three and a fourth, new, node — as during a deploy
+// that adds a node, with both node lists in use — and a quarter or so of
+// the single-copy keys miss.
+func TestAddNode(t *testing.T) {
+	servers, three, _ := newCluster(t, 3, testConfig)
+	ctx := context.Background()
+	const n = 200
+	for i := range n {
+		key := "rec-" + strconv.Itoa(i)
+		if _, err := three.SetReplicated(ctx, item(key, "r")); err != nil {
+			t.Fatal(err)
+		}
+		if err := three.Set(ctx, item("one-"+strconv.Itoa(i), "s")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	servers.Add()
+	four, err := memcached.NewCluster(nodes(servers.Addrs()...), testConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer four.Close()
+	misses := 0
+	for i := range n {
+		if got, err := four.GetReplicated(ctx, "rec-"+strconv.Itoa(i)); err != nil || got.Item() == nil {
+			t.Fatalf("record %d not found with the fourth node: %v, %+v", i, err, got)
+		}
+		if _, err := four.Get(ctx, "one-"+strconv.Itoa(i)); errors.Is(err, memcache.ErrCacheMiss) {
+			misses++
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if misses == 0 || misses > n*4/10 {
+		t.Errorf("%d of %d single-copy keys moved to the new node", misses, n)
+	}
+}
