@@ -125,23 +125,3 @@ func TestContinuumPoints(t *testing.T) {
 		}
 	}
 }
-
-func BenchmarkPlacement(b *testing.B) {
-	key := "ag1:prod/venue-api:" + strings.Repeat("k", 88) // the cache's key length
-	for _, n := range []int{3, 10} {
-		b.Run(strconv.Itoa(n)+"-nodes", func(b *testing.B) {
-			var nodes []Node
-			for i := range n {
-				nodes = append(nodes, Node{Addr: fmt.Sprintf("10.0.0.%d:11211", i+1), Weight: 1})
-			}
-			c, err := newContinuum(nodes)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			for b.Loop() {
-				_ = c.nodes[c.search(keyHash(key))]
-			}
-		})
-	}
-}
