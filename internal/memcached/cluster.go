@@ -42,8 +42,9 @@ type ClusterConfig struct {
 	// OnNodeDown is called when a node is taken out, with the error that
 	// did it. Default: nil.
 	OnNodeDown func(addr string, cause error)
-	// OnNodeUp is called when a node rejoins, with the number of writes
-	// replayed to it. Default: nil.
+	// OnNodeUp is called when a node rejoins, with the number of missed
+	// writes replayed to it (those expired meanwhile are skipped), just
+	// before it serves again. Default: nil.
 	OnNodeUp func(addr string, replayed int)
 	// OnFailure is called on every failed call to a node (not on answers
 	// such as a miss, nor on calls refused because the node is out), with

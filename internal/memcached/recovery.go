@@ -108,14 +108,14 @@ func (c *Cluster) rejoin(n *node) bool {
 		n.hints, n.lost = nil, false
 		n.mu.Unlock()
 
-		done, err := c.replay(ctx, n, batch, lost)
-		replayed += done
+		rest, applied, err := c.replay(ctx, n, batch, lost)
+		replayed += applied
 		if err != nil {
 			n.mu.Lock()
 			if lost {
 				n.lost = true // the flush failed: still to do
 			}
-			rest := append(batch[done:len(batch):len(batch)], n.hints...)
+			rest = append(rest[:len(rest):len(rest)], n.hints...)
 			if over := len(rest) - c.cfg.MaxHints; over > 0 {
 				rest, n.lost = rest[over:], true
 			}
@@ -126,17 +126,17 @@ func (c *Cluster) rejoin(n *node) bool {
 	}
 }
 
-// replay empties n if flush, then applies hints to it in order. It returns
-// how many hints it applied before a call failed.
-func (c *Cluster) replay(ctx context.Context, n *node, hints []hint, flush bool) (int, error) {
+// replay empties n if flush, then applies hints to it in order, skipping
+// those that have expired. It returns how many it applied and, when a call
+// failed, the hints not yet applied.
+func (c *Cluster) replay(ctx context.Context, n *node, hints []hint, flush bool) (rest []hint, applied int, err error) {
 	if flush {
 		if err := c.do(ctx, n, "flush_all", true, (*memcache.Client).DeleteAll); err != nil {
-			return 0, err
+			return hints, 0, err
 		}
 	}
 	now := time.Now()
 	for i, h := range hints {
-		var err error
 		switch h.op {
 		case hintDelete:
 			err = c.do(ctx, n, "delete", true, func(mc *memcache.Client) error { return mc.Delete(h.key) })
@@ -155,10 +155,11 @@ func (c *Cluster) replay(ctx context.Context, n *node, hints []hint, flush bool)
 			}
 		}
 		if isFailure(err) {
-			return i, err
+			return hints[i:], applied, err
 		}
+		applied++
 	}
-	return len(hints), nil
+	return nil, applied, nil
 }
 
 // expirationAt is the memcached expiration of an item that expires at
@@ -171,10 +172,10 @@ func expirationAt(until, now time.Time) (int32, bool) {
 }
 
 // release removes the lock key from n if owner holds it: gets, then a
-// compare-and-swap that stores it already expired (exptime -1), so that a
-// lock taken over by someone else meanwhile is left alone. memcached
-// stores nothing for an expiration in the past: the key reads as absent
-// and add succeeds on it. A key absent or held by someone else is not an
+// compare-and-swap with exptime -1, so that a lock taken over by someone
+// else meanwhile is left alone. memcached stores the item as already
+// expired: the key reads as absent and add succeeds on it
+// (TestReleaseByCAS). A key absent or held by someone else is not an
 // error.
 func (c *Cluster) release(ctx context.Context, n *node, key string, owner []byte) error {
 	var it *memcache.Item
