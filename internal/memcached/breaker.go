@@ -49,8 +49,9 @@ func (b *breaker) allow() (probe, ok bool) {
 	return false, false // another call is the probe
 }
 
-// record takes the outcome of a call that allow let through.
-func (b *breaker) record(probe, failed bool) {
+// record takes the outcome of a call that allow let through, and reports
+// whether this outcome opened the breaker.
+func (b *breaker) record(probe, failed bool) (opened bool) {
 	switch {
 	case probe && failed:
 		b.openUntil.Store(b.openDeadline())
@@ -63,8 +64,8 @@ func (b *breaker) record(probe, failed bool) {
 		b.openUntil.Store(0)
 		b.probing.Store(false)
 	case failed:
-		if b.failures.Add(1) >= b.threshold && b.openUntil.CompareAndSwap(0, b.openDeadline()) {
-			b.changed(true)
+		if b.failures.Add(1) >= b.threshold {
+			return b.trip()
 		}
 	case b.failures.Load() != 0:
 		// A success between failures: they are no longer consecutive. (A
@@ -72,6 +73,17 @@ func (b *breaker) record(probe, failed bool) {
 		// it is open; that changes nothing but the count.)
 		b.failures.Store(0)
 	}
+	return false
+}
+
+// trip opens the breaker unless it is open already, and reports whether it
+// did.
+func (b *breaker) trip() (opened bool) {
+	if !b.openUntil.CompareAndSwap(0, b.openDeadline()) {
+		return false
+	}
+	b.changed(true)
+	return true
 }
 
 // openDeadline is the end of a cooldown starting now, never 0 (which means

@@ -1,7 +1,12 @@
 // Package memcached is authgate's access to memcached, shared by the
 // validated-token cache (package cache) and the refresh-token store
 // (package refresh): gomemcache calls that respect a context that has
-// already ended, a circuit breaker, and memcached's expiration rules.
+// already ended, circuit breakers, and memcached's expiration rules. It
+// has two clients: [Client], one gomemcache client behind one breaker, and
+// [Cluster], several nodes with consistent hashing, a breaker per node, a
+// gutter and replication.
+//
+// # Client
 //
 // Build one gomemcache client per process with [NewClient], which fails on
 // an address that does not resolve (memcache.New would only fail later, on
@@ -24,8 +29,6 @@
 // gomemcache's sentinels (memcache.ErrCacheMiss, ErrNotStored, …) stay
 // visible to errors.Is.
 //
-// # Circuit breaker
-//
 // A memcached that is down or hangs must not cost every request a timeout.
 // After Config.BreakerThreshold consecutive failures (network errors,
 // timeouts, server errors, no server) the breaker opens: calls fail at once
@@ -35,4 +38,152 @@
 // Answers such as a miss, a lost add or compare-and-swap race, or a
 // malformed key are not failures. While the breaker is closed a call costs
 // two atomic loads more than gomemcache's own.
+//
+// # Cluster
+//
+// A Cluster serves two kinds of keys. Single-copy keys (validated-token
+// cache entries, leases: anything that can be recomputed) live on one node
+// and move to a gutter while it is out: [Cluster.Get], [Cluster.Set],
+// [Cluster.Add], [Cluster.Delete], [Cluster.Lease]. Replicated keys
+// (revocation marks, refresh records, refresh locks: what must survive a
+// node) live on two: [Cluster.GetReplicated], [Cluster.SetReplicated],
+// [Cluster.DeleteReplicated], [Cluster.Lock]. A key is one kind or the
+// other, always: a single-copy read of a replicated key sees one copy.
+//
+//	c, err := memcached.NewCluster([]memcached.Node{{Addr: "mc1:11211"}, {Addr: "mc2:11211"}, {Addr: "mc3:11211"}},
+//		memcached.ClusterConfig{OnNodeDown: logDown, OnNodeUp: logUp})
+//	if err != nil {
+//		return err
+//	}
+//	defer c.Close()
+//	cp, err := c.SetReplicated(ctx, &memcache.Item{Key: mark, Value: v, Expiration: exp})
+//	// err is nil when one copy was written; cp.Errs says which failed.
+//
+// # Placement
+//
+// Keys are placed on a ketama continuum, exactly as libmemcached places
+// them with MEMCACHED_BEHAVIOR_KETAMA_WEIGHTED (what PHP's
+// Memcached::OPT_LIBKETAMA_COMPATIBLE and pylibmc's "ketama_weighted"
+// set), so services in other languages using those clients, given the same
+// servers in the same order and spelled alike, place every key on the same
+// node. Each node gets floor(weight/total × 40 × n) × 4 points — 160 with
+// equal weights — computed in float32 as libmemcached does; point j of a
+// node is one of the four little-endian words of MD5("host:port-" + i)
+// (i = j/4; "host-" + i on port 11211, "path:0-" + i for a Unix socket);
+// points are sorted by position, then by node order. A key's position is
+// the first little-endian word of MD5(key), and its node is the first
+// point at or after it, wrapping around. testdata/ketama holds placements
+// computed by libmemcached 1.1.4 for 100,000 keys, and the tests check
+// every one, ties between points included. Not reproduced: libmemcached's
+// key prefix (namespace) hashing, and its auto-eject, which rebuilds the continuum without a dead node
+// (with equal weights that gives the same node as the gutter below).
+//
+// Adding a node to n moves about 1/(n+1) of the keys, all to the new node;
+// removing one moves only its keys. A replicated key's two nodes are the
+// first two distinct nodes from its position, so after adding or removing
+// one node every key still has one of its two nodes: instances with the
+// old and the new node list, side by side during a deploy, still find
+// every replicated key.
+//
+// # Health and the gutter
+//
+// Each node has its own breaker: BreakerThreshold consecutive failures take
+// it out, and a timeout takes it out at once (a node that does not answer
+// within the timeout is treated as hung: a request would rather validate
+// its token than wait). Requests never wait for a node that is out: a
+// goroutine probes it ("version") every BreakerCooldown in the background,
+// replays the writes it missed (below), and puts it back. So a hung node
+// costs the calls in flight when it hangs one timeout each, and nothing
+// more until it returns; a dead node (connection refused) costs each call
+// a refused connection until the threshold. The other nodes serve as
+// before. Reads and writes have their own timeouts (ReadTimeout,
+// WriteTimeout): gomemcache has one timeout per client, so each node has
+// two gomemcache clients, each with its own idle connections.
+//
+// While a key's node is out, single-copy calls go to the gutter: the next
+// node on the continuum that is up (for a node's keys that is mostly its
+// successor, as it holds the second copy of replicated keys). What is
+// stored there lives at most GutterTTL (default 20 s), so the gutter holds
+// little and goes stale little. A single-copy Delete made meanwhile reaches
+// only the gutter: the node serves its old copy when it returns. That is
+// fine for entries that may be recomputed and that a replicated revocation
+// mark overrides; it is why nothing that must not come back is stored
+// single-copy.
+//
+// # Replication
+//
+// A replicated key's copies are on its node and the next distinct node on
+// the continuum, fixed: there is no gutter for them, so they never
+// scatter. A replicated write goes to both nodes at once and succeeds when
+// one copy was written; the result, [Copies], says which failed. A
+// replicated read asks both at once and returns both copies: what two
+// answers mean is the caller's rule (a revocation mark found on either
+// node stands; a record found on either is the record).
+//
+// A write that misses a node because it is out, or that fails and takes
+// it out, is queued for that node (hinted handoff), at most MaxHints per
+// node. When the node answers its probe, the queue is replayed to it in
+// order — sets and adds with what remains of their TTL, deletes, lock
+// releases — before it is put back, that is before any request reads from
+// it. A node that resumes with its old contents (a hang) thus gets the
+// revocation marks written meanwhile before it serves. Past MaxHints the
+// oldest writes are dropped and the node is emptied with flush_all before
+// it rejoins: to every user of it that is a restart, which replication
+// covers; a stale node is worse than an empty one. A write that reached no
+// node fails and is not replayed.
+//
+// What remains, honestly: the queue is in this process. Another instance
+// whose writes missed the node replays them when its own probe succeeds,
+// up to one BreakerCooldown later, and until then a copy it missed can be
+// absent or stale on the node (a record deleted meanwhile, a mark
+// missing): a read that asks both nodes sees the mark on the other node,
+// but cannot tell a stale record from a current one, and a replay can land
+// after a newer write made by an instance that rejoined the node earlier.
+// An instance that dies loses its queue: its missed copies stay missing
+// (absent, or stale until their TTL). A write that timed out may still be
+// applied when a hung node resumes. Losing both of a key's nodes at once
+// loses the key.
+//
+// # Locks and leases
+//
+// [Cluster.Lock] takes a lock on both of its key's nodes with add, one
+// node after the other in a fixed order, so the first node decides
+// between contenders; the value is a random owner token. A copy missing on
+// one node (it was out, or restarted) does not let a second owner in: a
+// contender adds a copy there, finds the other copy held, loses, and takes
+// its copy back. Two owners can both hold the lock only if each sees a
+// different one of the two nodes out at the same moment. [Lock.Unlock]
+// removes a copy only while it still holds the owner's token: gets, then a
+// compare-and-swap with expiration -1, which memcached stores as already
+// expired (the key then reads as absent and add succeeds on it; a copy
+// changed since the gets is left alone). [Cluster.Lease] is the same on a
+// single copy, for electing one caller among many for a short while, such
+// as one instance asking the provider about a token.
+//
+// # What a node loss costs
+//
+// With n nodes, one node out: its share of single-copy keys (about 1/n)
+// misses until refilled on the gutter, and again when the node returns
+// (its contents may be stale or gone); a hang costs the calls in flight
+// one timeout, then nothing; replicated keys keep one copy and lose
+// nothing; locks keep working; the node's missed replicated writes are
+// queued in memory. Two nodes out: the replicated keys whose two copies
+// were on them cannot be read or written (about 2/(n(n-1)) of them, all
+// of them with two nodes), and calls on them fail.
+//
+// # Commands, and mcrouter
+//
+// A Cluster sends gets (gomemcache's Get sends gets, not get), set, add,
+// cas, delete, version (the probe) and flush_all (only after a replay
+// queue overflowed), in memcached's text protocol; never touch, incr,
+// decr, append or the meta commands. Past a handful of nodes, or to share
+// routing with other languages, front the pool with mcrouter and give the
+// Cluster one node, the local mcrouter: it then places nothing, keeps no
+// replay queue (one node has no second copy) and never flushes, and
+// mcrouter's routes do the placement, failover and replication. Route
+// gets as well as get (with an OperationSelectorRoute, gets needs a policy
+// of its own), route the replicated keys' set and delete to all their
+// replicas (AllSyncRoute) and their gets with a failover on miss, and keep
+// locks and leases on one replica per key (a PoolRoute), since gets and
+// cas are point-to-point.
 package memcached

@@ -4,6 +4,8 @@
 // the "version" command, and kills it when the test ends. The returned
 // [Server] can be stopped, restarted on the same address, and paused (so that
 // it accepts connections but never answers), which is what fault tests need.
+// [StartCluster] starts several, each on its own port, for tests of a
+// memcached cluster; [Cluster.Add] starts one more.
 //
 // The memcached binary is looked up in $AUTHGATE_MEMCACHED, then on PATH. When
 // it is missing the test is skipped with a message saying how to install it,
@@ -19,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"os/user"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -123,8 +126,9 @@ func (s *Server) Restart() {
 	}
 }
 
-// Pause freezes the process (SIGSTOP): the kernel still accepts connections
-// but nothing is answered, as with a memcached that hangs.
+// Pause freezes the process (SIGSTOP) and, on Linux, waits until all its
+// threads have stopped: the kernel still accepts connections but nothing
+// is answered, as with a memcached that hangs.
 func (s *Server) Pause() {
 	s.tb.Helper()
 	s.signal(syscall.SIGSTOP, true)
@@ -144,6 +148,11 @@ func (s *Server) signal(sig syscall.Signal, paused bool) {
 	}
 	if err := s.proc.cmd.Process.Signal(sig); err != nil {
 		s.tb.Fatalf("memcachedtest: sending %v: %v", sig, err)
+	}
+	if sig == syscall.SIGSTOP {
+		if err := waitStopped(s.proc.cmd.Process.Pid); err != nil {
+			s.tb.Fatalf("memcachedtest: %v", err)
+		}
 	}
 	s.paused = paused
 }
@@ -325,4 +334,62 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Cluster is several memcached servers owned by a test, each on its own
+// loopback port. It is safe for concurrent use.
+type Cluster struct {
+	tb testing.TB
+
+	mu      sync.Mutex // guards servers
+	servers []*Server
+}
+
+// StartCluster starts n memcached servers, as [Start] does each.
+func StartCluster(tb testing.TB, n int) *Cluster {
+	tb.Helper()
+	c := &Cluster{tb: tb}
+	for range n {
+		c.Add()
+	}
+	return c
+}
+
+// Add starts one more server and returns it.
+func (c *Cluster) Add() *Server {
+	c.tb.Helper()
+	s := Start(c.tb)
+	c.mu.Lock()
+	c.servers = append(c.servers, s)
+	c.mu.Unlock()
+	return s
+}
+
+// Servers returns the servers in the order they were started.
+func (c *Cluster) Servers() []*Server {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.servers)
+}
+
+// Addrs returns the servers' addresses in the order they were started.
+func (c *Cluster) Addrs() []string {
+	var addrs []string
+	for _, s := range c.Servers() {
+		addrs = append(addrs, s.Addr())
+	}
+	return addrs
+}
+
+// Server returns the server listening on addr; it fails the test if there
+// is none.
+func (c *Cluster) Server(addr string) *Server {
+	c.tb.Helper()
+	for _, s := range c.Servers() {
+		if s.Addr() == addr {
+			return s
+		}
+	}
+	c.tb.Fatalf("memcachedtest: no server on %s", addr)
+	return nil
 }

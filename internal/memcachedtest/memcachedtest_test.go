@@ -70,3 +70,28 @@ func TestStopWhilePaused(t *testing.T) {
 		t.Fatalf("PID = %d after Stop", s.PID())
 	}
 }
+
+// TestCluster: StartCluster starts distinct servers; one of them paused
+// leaves the others answering; Add starts another.
+func TestCluster(t *testing.T) {
+	c := memcachedtest.StartCluster(t, 3)
+	addrs := c.Addrs()
+	if len(addrs) != 3 || addrs[0] == addrs[1] || addrs[1] == addrs[2] || addrs[0] == addrs[2] {
+		t.Fatalf("addresses %v", addrs)
+	}
+	c.Server(addrs[1]).Pause()
+	for i, addr := range addrs {
+		_, err := memcachedtest.Version(addr, 200*time.Millisecond)
+		if (err == nil) != (i != 1) {
+			t.Errorf("server %d (paused: %v): version error %v", i, i == 1, err)
+		}
+	}
+	c.Server(addrs[1]).Resume()
+	s := c.Add()
+	if got := c.Addrs(); len(got) != 4 || got[3] != s.Addr() {
+		t.Fatalf("after Add: %v", got)
+	}
+	if _, err := memcachedtest.Version(s.Addr(), time.Second); err != nil {
+		t.Fatal(err)
+	}
+}

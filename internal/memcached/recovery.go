@@ -1,0 +1,195 @@
+package memcached
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+)
+
+// hint is a replicated write that missed a node which was out, kept to be
+// replayed when it rejoins (hinted handoff).
+type hint struct {
+	op    hintOp
+	key   string
+	value []byte // set, add: the value; unlock: the owner
+	flags uint32
+	until time.Time // when the item expires; zero for never
+}
+
+type hintOp uint8
+
+const (
+	hintSet hintOp = iota
+	hintAdd
+	hintDelete
+	hintUnlock
+)
+
+// queue keeps h for replay to n, and reports whether it did: only while n
+// is out, since only a rejoin replays. Past MaxHints the oldest hint is
+// dropped and n is marked to be emptied before it rejoins.
+func (c *Cluster) queue(n *node, h hint) bool {
+	n.mu.Lock()
+	if !n.b.isOpen() {
+		n.mu.Unlock()
+		return false
+	}
+	firstLoss := false
+	if len(n.hints) >= c.cfg.MaxHints {
+		n.hints = n.hints[1:]
+		firstLoss, n.lost = !n.lost, true
+	}
+	n.hints = append(n.hints, h)
+	n.mu.Unlock()
+	if firstLoss && c.cfg.OnHintsLost != nil {
+		c.cfg.OnHintsLost(n.addr)
+	}
+	return true
+}
+
+// nodeDown reports that n was taken out for cause and starts its probe.
+func (c *Cluster) nodeDown(n *node, cause error) {
+	if c.cfg.OnNodeDown != nil {
+		c.cfg.OnNodeDown(n.addr, cause)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closed {
+		c.wg.Go(func() { c.recover(n) })
+	}
+}
+
+// recover probes n every cooldown until it rejoins or the Cluster closes.
+// The probe runs in the background, so no request waits for a node that is
+// out.
+func (c *Cluster) recover(n *node) {
+	t := time.NewTimer(c.cfg.BreakerCooldown)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-t.C:
+		}
+		if c.rejoin(n) {
+			return
+		}
+		t.Reset(c.cfg.BreakerCooldown)
+	}
+}
+
+// rejoin probes n with "version"; if it answers, empties it when hints were
+// lost, replays the hints, and puts it back in service. It reports whether
+// n is back.
+func (c *Cluster) rejoin(n *node) bool {
+	ctx := context.Background()
+	if err := c.do(ctx, n, "version", false, (*memcache.Client).Ping); err != nil {
+		return false
+	}
+	replayed := 0
+	for {
+		n.mu.Lock()
+		batch, lost := n.hints, n.lost
+		if len(batch) == 0 && !lost {
+			// Closing under n.mu: from here on queue refuses hints and
+			// callers write to n itself, so no hint is left behind. The
+			// rejoin is reported before the breaker closes, so that the
+			// next outage cannot be reported before it.
+			if c.cfg.OnNodeUp != nil {
+				c.cfg.OnNodeUp(n.addr, replayed)
+			}
+			n.b.record(true, false)
+			n.mu.Unlock()
+			return true
+		}
+		n.hints, n.lost = nil, false
+		n.mu.Unlock()
+
+		rest, applied, err := c.replay(ctx, n, batch, lost)
+		replayed += applied
+		if err != nil {
+			n.mu.Lock()
+			if lost {
+				n.lost = true // the flush failed: still to do
+			}
+			rest = append(rest[:len(rest):len(rest)], n.hints...)
+			if over := len(rest) - c.cfg.MaxHints; over > 0 {
+				rest, n.lost = rest[over:], true
+			}
+			n.hints = rest
+			n.mu.Unlock()
+			return false
+		}
+	}
+}
+
+// replay empties n if flush, then applies hints to it in order, skipping
+// those that have expired. It returns how many it applied and, when a call
+// failed, the hints not yet applied.
+func (c *Cluster) replay(ctx context.Context, n *node, hints []hint, flush bool) (rest []hint, applied int, err error) {
+	if flush {
+		if err := c.do(ctx, n, "flush_all", true, (*memcache.Client).DeleteAll); err != nil {
+			return hints, 0, err
+		}
+	}
+	now := time.Now()
+	for i, h := range hints {
+		switch h.op {
+		case hintDelete:
+			err = c.do(ctx, n, "delete", true, func(mc *memcache.Client) error { return mc.Delete(h.key) })
+		case hintUnlock:
+			err = c.release(ctx, n, h.key, h.value)
+		default:
+			exp, ok := expirationAt(h.until, now)
+			if !ok {
+				continue // expired meanwhile
+			}
+			it := &memcache.Item{Key: h.key, Value: h.value, Flags: h.flags, Expiration: exp}
+			if h.op == hintSet {
+				err = c.do(ctx, n, "set", true, func(mc *memcache.Client) error { return mc.Set(it) })
+			} else {
+				err = c.do(ctx, n, "add", true, func(mc *memcache.Client) error { return mc.Add(it) })
+			}
+		}
+		if isFailure(err) {
+			return hints[i:], applied, err
+		}
+		applied++
+	}
+	return nil, applied, nil
+}
+
+// expirationAt is the memcached expiration of an item that expires at
+// until (zero for never), as of now; ok is false once it has expired.
+func expirationAt(until, now time.Time) (int32, bool) {
+	if until.IsZero() {
+		return 0, true
+	}
+	return Expiration(until.Sub(now), time.Now())
+}
+
+// release removes the lock key from n if owner holds it: gets, then a
+// compare-and-swap with exptime -1, so that a lock taken over by someone
+// else meanwhile is left alone. memcached stores the item as already
+// expired: the key reads as absent and add succeeds on it
+// (TestReleaseByCAS). A key absent or held by someone else is not an
+// error.
+func (c *Cluster) release(ctx context.Context, n *node, key string, owner []byte) error {
+	var it *memcache.Item
+	err := c.do(ctx, n, "get", false, func(mc *memcache.Client) (err error) {
+		it, err = mc.Get(key)
+		return err
+	})
+	if err != nil || !bytes.Equal(it.Value, owner) {
+		return ignoreMiss(err)
+	}
+	it.Value, it.Expiration = nil, -1
+	err = c.do(ctx, n, "cas", true, func(mc *memcache.Client) error { return mc.CompareAndSwap(it) })
+	if errors.Is(err, memcache.ErrCASConflict) {
+		return nil
+	}
+	return ignoreMiss(err)
+}
