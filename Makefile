@@ -9,20 +9,37 @@ COUNT ?= 6
 # Flags for `make loadtest`, e.g. LOADTEST_FLAGS='-kill-memcached-at 15s'.
 LOADTEST_FLAGS ?=
 
-.PHONY: test deps vet bench loadtest fuzz
+.PHONY: test deps vet staticcheck vulncheck bench loadtest fuzz
 
-# Installs memcached when missing (apt-get, as root), then vets and runs every
-# test with the race detector; tests that need memcached fail rather than skip.
-# The bench module is vetted too, so that it keeps building.
-test: deps vet
+# Installs memcached when missing (apt-get, as root), then vets, runs
+# staticcheck and runs every test with the race detector; tests that need
+# memcached fail rather than skip. The grpcauth module is tested like the main
+# one; the bench module is vetted and checked too, so that it keeps building.
+test: deps vet staticcheck
 	AUTHGATE_REQUIRE_MEMCACHED=1 $(GO) test -race -count=1 ./...
+	cd grpcauth && $(GO) test -race -count=1 ./...
 
 deps:
 	@./scripts/ensure-memcached.sh
 
 vet:
 	$(GO) vet ./...
+	cd grpcauth && $(GO) vet ./...
 	cd bench && $(GO) vet ./...
+
+# staticcheck at the version pinned in go.mod's tool block, over the three
+# modules (the other two use the main module's build of it: `go tool -n`
+# prints its path).
+staticcheck:
+	$(GO) tool staticcheck ./...
+	sc=$$($(GO) tool -n staticcheck) && cd grpcauth && $$sc ./... && cd ../bench && $$sc ./...
+
+# govulncheck (pinned in go.mod) over the library's two modules. It needs
+# the Go vulnerability database, which this project's machines and CI cannot
+# reach, so it is not part of `make test`.
+vulncheck:
+	$(GO) tool govulncheck ./...
+	vc=$$($(GO) tool -n govulncheck) && cd grpcauth && $$vc ./...
 
 # Runs the library's benchmarks, then the middleware beside its peers (the
 # bench module), COUNT times each, and writes bench/results/: the raw

@@ -167,8 +167,7 @@ func TestMemoryGetDoesNotAllocate(t *testing.T) {
 }
 
 type principal struct {
-	sub    string
-	scopes []string
+	sub string
 }
 
 // BenchmarkMemoryGet sets Memory.Get beside the cheapest honest baseline, a

@@ -94,3 +94,20 @@ func TestClaimsUsesOnlyTheStandardLibrary(t *testing.T) {
 	}
 	t.Fatal("claims not found")
 }
+
+// TestGRPCStaysOutOfTheCore: the gRPC adapter is a module of its own
+// (grpcauth/), so that a service on net/http alone never downloads or builds
+// google.golang.org/grpc. Not even the core's module graph may name it.
+func TestGRPCStaysOutOfTheCore(t *testing.T) {
+	cmd := exec.Command("go", "list", "-m", "all")
+	cmd.Dir = "../.."
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list -m all: %v", err)
+	}
+	for line := range strings.Lines(string(out)) {
+		if strings.HasPrefix(line, "google.golang.org/grpc ") {
+			t.Errorf("the core module's graph holds %s", strings.TrimSpace(line))
+		}
+	}
+}
