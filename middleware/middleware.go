@@ -37,8 +37,9 @@ type Config struct {
 	// parameter (RFC 6750 §2.3). Tokens in URLs end up in logs and browser
 	// history; RFC 9700 §4.3.2 says clients must not send them.
 	InsecureAllowQueryToken bool
-	// MaxTokenBytes bounds the token's length; longer is invalid_request.
-	// Default 16 KiB.
+	// MaxTokenBytes bounds the token's length; a longer token is refused
+	// with 401 invalid_token before it is hashed or sent anywhere. Default
+	// 16 KiB.
 	MaxTokenBytes int
 	// RetryAfter is sent with 503 answers whose cause names no wait of its
 	// own (see claims.RetryError). Default 5s.
@@ -115,7 +116,7 @@ func (m *Middleware) Handler(next http.Handler) http.Handler {
 			return
 		}
 		if err != nil {
-			m.refuse(w, r, &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Description: err.Error(), Err: err})
+			m.refuse(w, r, requestError(err))
 			return
 		}
 		p, err := m.auth.Authenticate(r.Context(), token)
@@ -170,6 +171,18 @@ func isFormPost(r *http.Request) bool {
 	}
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	return err == nil && mt == "application/x-www-form-urlencoded"
+}
+
+// requestError answers a request that did not present one usable token. A
+// token longer than MaxTokenBytes is a token the service will not accept —
+// 401 invalid_token, as the validators answer one that reaches them — while
+// two tokens, an empty credential or an unreadable form are malformed
+// requests (400 invalid_request, RFC 6750 §3.1).
+func requestError(err error) *Error {
+	if errors.Is(err, bearer.ErrTooLarge) {
+		return &Error{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Description: describe(claims.ReasonTooLarge), Err: err}
+	}
+	return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Description: err.Error(), Err: err}
 }
 
 // authError maps an Authenticator error to the answer: the one place where

@@ -11,8 +11,9 @@ import (
 
 // The ways a request can fail to present exactly one bearer token.
 // ErrMissing is not an error to report to the client (RFC 6750 §3.1: no
-// error code when credentials are absent); ErrMultiple, ErrTooLarge and
-// ErrShape are invalid_request.
+// error code when credentials are absent); ErrMultiple and ErrShape are
+// invalid_request; ErrTooLarge and ErrSyntax are invalid_token (a token the
+// service will not accept, as a validator would answer it).
 var (
 	ErrMissing  = errors.New("no bearer token")
 	ErrMultiple = errors.New("more than one bearer token")
