@@ -306,3 +306,43 @@ func shellWords(s string) []string {
 	}
 	return words
 }
+
+// TestTwoAPIsShareMemcached: two venue-style services for different APIs
+// (AUDIENCE) over one memcached, with the same secret and namespace, refuse
+// each other's tokens — also once the other has cached them.
+func TestTwoAPIsShareMemcached(t *testing.T) {
+	const tickets = "https://api.tickets.example"
+	cfg := idptest.Demo()
+	cfg.APIs = append(cfg.APIs, idptest.API{Identifier: tickets, Scopes: []string{"read:venues"}})
+	idp := idptest.Start(t, cfg)
+	mc := memcachedtest.Start(t)
+	service := func(audience string) string {
+		api, _ := start(t, map[string]string{
+			"ISSUER_URL": idp.Issuer(), "AUDIENCE": audience,
+			"MEMCACHE_SERVERS": mc.Addr(), "AUTHGATE_SECRET": "a secret of at least thirty-two bytes",
+		})
+		return api
+	}
+	venues, ticketing := service(idptest.DemoAPI), service(tickets)
+	token := func(audience string) string {
+		status, body := call(t, "POST", idp.TokenURL(), "", url.Values{"grant_type": {"password"}, "username": {"alice"},
+			"password": {"alice-password"}, "client_id": {"venue-app"}, "client_secret": {"venue-app-secret"},
+			"audience": {audience}, "scope": {"read:venues"}})
+		if status != 200 {
+			t.Fatalf("password grant for %s: %d %v", audience, status, body)
+		}
+		return body["access_token"].(string)
+	}
+	for _, tc := range []struct{ name, owner, other, audience string }{
+		{"a venues token", venues, ticketing, idptest.DemoAPI},
+		{"a tickets token", ticketing, venues, tickets},
+	} {
+		tok := token(tc.audience)
+		if status, body := call(t, "GET", tc.owner+"/v1/whoami", tok, nil); status != 200 {
+			t.Fatalf("%s at its own API: %d %v", tc.name, status, body)
+		}
+		if status, _ := call(t, "GET", tc.other+"/v1/whoami", tok, nil); status != 401 {
+			t.Errorf("%s at the other API, after its own cached it: %d, want 401", tc.name, status)
+		}
+	}
+}
