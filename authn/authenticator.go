@@ -58,6 +58,11 @@ type Config struct {
 	// once per instance rather than once per token. Default false: the
 	// shared tier first, for every token.
 	LocalJWTs bool
+	// LeaseWait bounds how long an instance waits for another instance's
+	// validation of the same opaque token (one instance of the fleet asks
+	// the provider; the others read its answer from the shared tier) before
+	// it asks the provider itself. Default 1s.
+	LeaseWait time.Duration
 	// ValidationTimeout bounds one shared validation (shared tier, provider,
 	// enricher). It runs on a context of its own, so that no caller giving
 	// up — the one that started it included — fails the others waiting for
@@ -180,10 +185,11 @@ func NewAuthenticator(v tokenvalidator.Validator, cfg Config, opts ...Option) (*
 	cfg.ClockSkew = orDuration(cfg.ClockSkew, time.Minute)
 	cfg.RevocationTTL = orDuration(cfg.RevocationTTL, 24*time.Hour)
 	cfg.ValidationTimeout = orDuration(cfg.ValidationTimeout, 10*time.Second)
+	cfg.LeaseWait = orDuration(cfg.LeaseWait, time.Second)
 	cfg.MemoryEntries = orInt(cfg.MemoryEntries, 100_000)
 	cfg.NegativeEntries = orInt(cfg.NegativeEntries, 10_000)
 	cfg.RevokedEntries = orInt(cfg.RevokedEntries, 100_000)
-	if cfg.MaxTTL < 0 || cfg.MemoryTTL < 0 || cfg.NegativeTTL < 0 || cfg.ClockSkew < 0 || cfg.RevocationTTL < 0 ||
+	if cfg.MaxTTL < 0 || cfg.MemoryTTL < 0 || cfg.NegativeTTL < 0 || cfg.ClockSkew < 0 || cfg.RevocationTTL < 0 || cfg.LeaseWait < 0 ||
 		cfg.ValidationTimeout < 0 || cfg.MemoryEntries < 0 || cfg.NegativeEntries < 0 || cfg.RevokedEntries < 0 {
 		return nil, errors.New("authn: negative duration or size in Config")
 	}
@@ -342,11 +348,13 @@ func (a *Authenticator) sharedFor(token string) bool {
 	return a.o.shared != nil && !(a.cfg.LocalJWTs && tokenvalidator.LooksLikeJWT(token))
 }
 
-// fromShared asks the memcached tier. found is false when validation must
-// decide: a miss, an unusable entry, or memcached failing (which never fails
-// the request).
+// fromShared asks the memcached tier, both copies of the token's key: a
+// revocation mark on either stands (a node that was out when the mark was
+// written may lack it). found is false when validation must decide: a
+// miss, an unusable entry, or memcached failing (which never fails the
+// request).
 func (a *Authenticator) fromShared(ctx context.Context, d cache.Digest, now time.Time) (v verdict, found bool) {
-	e, err := a.o.shared.Get(ctx, a.sharedDigest(d))
+	entries, err := a.o.shared.GetCopies(ctx, a.sharedDigest(d))
 	switch {
 	case errors.Is(err, cache.ErrMiss):
 		a.m.sharedMiss.Inc()
@@ -355,33 +363,49 @@ func (a *Authenticator) fromShared(ctx context.Context, d cache.Digest, now time
 		a.m.sharedError.Inc()
 		return v, false
 	}
-	p, err := decodeEntry(e.Value)
-	switch {
-	case err != nil:
-		// Authenticated by our key yet undecodable: written by a different
-		// version of authgate. Validation decides.
-		a.m.sharedRejected.Inc()
-		a.o.logger.Warn("authn: undecodable shared cache entry", zap.Error(err))
-		return v, false
-	case p == nil:
-		a.m.sharedRevoked.Inc()
-		a.revoked.Set(d, struct{}{}, e.Expires)
-		return verdict{err: errRevoked}, true
-	case !a.policy.Admits(p):
-		// Bound to our policy, yet for another issuer or audience: the
-		// binding failed somewhere. Never serve it.
-		a.m.sharedRejected.Inc()
-		a.o.logger.Error("authn: shared cache entry of another issuer or audience refused")
-		return v, false
-	case !p.ValidAt(now):
+	var hit *claims.Principal
+	var until time.Time
+	for _, e := range entries {
+		p, err := decodeEntry(e.Value)
+		switch {
+		case err != nil:
+			// Authenticated by our key yet undecodable: written by a
+			// different version of authgate. Validation decides.
+			a.m.sharedRejected.Inc()
+			a.o.logger.Warn("authn: undecodable shared cache entry", zap.Error(err))
+		case p == nil:
+			a.m.sharedRevoked.Inc()
+			a.revoked.Set(d, struct{}{}, e.Expires)
+			return verdict{err: errRevoked}, true
+		case !a.policy.Admits(p):
+			// Bound to our policy, yet for another issuer or audience:
+			// the binding failed somewhere. Never serve it.
+			a.m.sharedRejected.Inc()
+			a.o.logger.Error("authn: shared cache entry of another issuer or audience refused")
+		case hit == nil && p.ValidAt(now):
+			hit, until = p, e.Expires
+		}
+	}
+	if hit == nil {
 		a.m.sharedMiss.Inc()
 		return v, false
 	}
 	a.m.sharedHit.Inc()
-	return verdict{p: p, memoryUntil: earliest(e.Expires, now.Add(a.cfg.MemoryTTL))}, true
+	return verdict{p: hit, memoryUntil: earliest(until, now.Add(a.cfg.MemoryTTL))}, true
 }
 
 func (a *Authenticator) validate(ctx context.Context, token string, d cache.Digest, now time.Time) verdict {
+	if a.sharedFor(token) && !tokenvalidator.LooksLikeJWT(token) {
+		// An opaque token costs a provider call: one instance asks, the
+		// others wait for its answer in the shared tier.
+		release, v, found := a.elect(ctx, d)
+		if found {
+			return v
+		}
+		if release != nil {
+			defer release(context.WithoutCancel(ctx))
+		}
+	}
 	start := time.Now()
 	res, err := a.validator.Validate(ctx, token)
 	a.m.observeValidation(token, time.Since(start))
@@ -403,6 +427,52 @@ func (a *Authenticator) validate(ctx context.Context, token string, d cache.Dige
 		a.toShared(ctx, d, p, until)
 	}
 	return verdict{p: p, memoryUntil: earliest(until, now.Add(a.cfg.MemoryTTL))}
+}
+
+// elect takes the shared lease on an opaque token's validation, so that one
+// instance of the fleet asks the provider; release ends it. When another
+// instance holds it, elect waits for that instance's answer in the shared
+// tier, for at most Config.LeaseWait, and returns it (found); if it does not
+// come — the holder is slow or gone — or memcached cannot be asked, the
+// caller asks the provider itself: the lease saves provider calls, nothing
+// rests on it.
+func (a *Authenticator) elect(ctx context.Context, d cache.Digest) (release func(context.Context), v verdict, found bool) {
+	release, err := a.o.shared.Lease(ctx, a.sharedDigest(d), a.cfg.LeaseWait+time.Second)
+	switch {
+	case err == nil:
+		// The previous holder may have answered and let go between this
+		// instance's miss and its lease: look once more.
+		if v, found := a.fromShared(ctx, d, a.o.now()); found {
+			release(ctx)
+			a.m.lease("answered")
+			return nil, v, true
+		}
+		a.m.lease("held")
+		return release, v, false
+	case !errors.Is(err, cache.ErrLeased):
+		a.m.lease("unavailable")
+		return nil, v, false
+	}
+	deadline := time.Now().Add(a.cfg.LeaseWait)
+	for delay := 5 * time.Millisecond; ; delay = min(2*delay, 50*time.Millisecond) {
+		wait := min(delay, time.Until(deadline))
+		if wait <= 0 {
+			break
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, verdict{err: fmt.Errorf("authn: waiting for another instance's validation: %w: %w", claims.ErrUnavailable, ctx.Err())}, true
+		}
+		if v, found := a.fromShared(ctx, d, a.o.now()); found {
+			a.m.lease("answered")
+			return nil, v, true
+		}
+	}
+	a.m.lease("timed_out")
+	return nil, v, false
 }
 
 func (a *Authenticator) enrich(ctx context.Context, p *claims.Principal) error {
@@ -465,7 +535,7 @@ func (a *Authenticator) Invalidate(ctx context.Context, token string) error {
 	if !needed || a.o.shared == nil {
 		return nil
 	}
-	if err := a.o.shared.Set(ctx, a.sharedDigest(d), cache.Entry{Value: []byte{entryRevoked}, Expires: until}); err != nil {
+	if err := a.o.shared.SetReplicated(ctx, a.sharedDigest(d), cache.Entry{Value: []byte{entryRevoked}, Expires: until}); err != nil {
 		return fmt.Errorf("authn: invalidating in the shared tier: %w", err)
 	}
 	return nil
@@ -478,10 +548,8 @@ func (a *Authenticator) Invalidate(ctx context.Context, token string) error {
 func (a *Authenticator) revocationEnd(ctx context.Context, token string, d cache.Digest, now time.Time) (time.Time, bool) {
 	p, ok := a.memory.Get(d, now)
 	if !ok && a.sharedFor(token) {
-		if e, err := a.o.shared.Get(ctx, a.sharedDigest(d)); err == nil {
-			if sp, err := decodeEntry(e.Value); err == nil && sp != nil {
-				p, ok = sp, true
-			}
+		if v, found := a.fromShared(ctx, d, now); found && v.p != nil {
+			p, ok = v.p, true
 		}
 	}
 	if !ok {

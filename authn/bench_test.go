@@ -2,6 +2,8 @@ package authn_test
 
 import (
 	"context"
+
+	"github.com/bradfitz/gomemcache/memcache"
 	"sync"
 	"testing"
 	"time"
@@ -63,11 +65,13 @@ func BenchmarkAuthenticate(b *testing.B) {
 	})
 
 	mc := memcachedtest.Start(b)
-	client, err := cache.NewMemcacheClient([]string{mc.Addr()})
+	cluster, err := cache.NewCluster([]string{mc.Addr()}, cache.ClusterConfig{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	shared, err := cache.NewMemcache(client, cache.MemcacheConfig{Namespace: "bench", HashKey: make([]byte, 32),
+	defer cluster.Close()
+	client := memcache.New(mc.Addr())
+	shared, err := cache.NewMemcache(cluster, cache.MemcacheConfig{Namespace: "bench", HashKey: make([]byte, 32),
 		MACKeys: []cache.MACKey{{ID: 1, Secret: make([]byte, 32)}}})
 	if err != nil {
 		b.Fatal(err)

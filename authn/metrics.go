@@ -23,6 +23,7 @@ type instruments struct {
 	validateJWT, validateOpaque prometheus.Observer
 	sharedWaits, enrichErrors   prometheus.Counter
 	sharedKept                  prometheus.Counter
+	leases                      map[string]prometheus.Counter
 }
 
 func newInstruments(reg prometheus.Registerer) *instruments {
@@ -51,6 +52,14 @@ func newInstruments(reg prometheus.Registerer) *instruments {
 		Name: "authgate_authn_shared_entries_kept_total",
 		Help: "Validated tokens not written to the shared tier because it already held an entry for them (a revocation mark, or another instance's result), which was kept.",
 	}))
+	leases := metrics.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "authgate_authn_provider_leases_total",
+		Help: "Opaque-token validations by what the fleet-wide lease decided: held (this instance asked the provider), answered (another instance's answer was read from the shared tier), timed_out (it did not come in time; this instance asked), unavailable (memcached could not be asked; this instance asked).",
+	}, []string{"outcome"}))
+	leaseOutcomes := map[string]prometheus.Counter{}
+	for _, o := range []string{"held", "answered", "timed_out", "unavailable"} {
+		leaseOutcomes[o] = leases.WithLabelValues(o)
+	}
 	return &instruments{
 		ok:             outcomes.WithLabelValues("ok"),
 		invalid:        outcomes.WithLabelValues("invalid"),
@@ -68,6 +77,7 @@ func newInstruments(reg prometheus.Registerer) *instruments {
 		sharedWaits:    waits,
 		enrichErrors:   enrich,
 		sharedKept:     kept,
+		leases:         leaseOutcomes,
 	}
 }
 
@@ -89,3 +99,5 @@ func (m *instruments) observeValidation(token string, d time.Duration) {
 		m.validateOpaque.Observe(d.Seconds())
 	}
 }
+
+func (m *instruments) lease(outcome string) { m.leases[outcome].Inc() }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/authgate/authgate/cache"
 	"github.com/authgate/authgate/claims"
+	"github.com/authgate/authgate/internal/memcached"
 	"github.com/authgate/authgate/middleware"
 	"github.com/authgate/authgate/refresh"
 	"github.com/authgate/authgate/tokenvalidator"
@@ -64,6 +65,7 @@ type Gate struct {
 	Refresh       *refresh.Service // nil unless SetupConfig.ClientID is set
 
 	validator *tokenvalidator.JWKS
+	cluster   *cache.Cluster // nil without MemcacheServers
 }
 
 // Setup builds a Gate for cfg. It discovers the issuer's endpoints and
@@ -97,7 +99,7 @@ func Setup(ctx context.Context, cfg SetupConfig, opts ...Option) (*Gate, error) 
 	}
 	g := &Gate{validator: v}
 	if err := g.build(ctx, cfg, opts, o); err != nil {
-		v.Close()
+		g.Close()
 		return nil, err
 	}
 	return g, nil
@@ -106,11 +108,13 @@ func Setup(ctx context.Context, cfg SetupConfig, opts ...Option) (*Gate, error) 
 func (g *Gate) build(ctx context.Context, cfg SetupConfig, opts []Option, o options) error {
 	var store refresh.Store
 	if len(cfg.MemcacheServers) > 0 {
-		client, err := cache.NewMemcacheClient(cfg.MemcacheServers)
+		cluster, err := cache.NewCluster(cfg.MemcacheServers, cache.ClusterConfig{},
+			cache.WithLogger(o.logger), cache.WithRegisterer(o.reg))
 		if err != nil {
 			return err
 		}
-		shared, err := cache.NewMemcache(client, cache.MemcacheConfig{
+		g.cluster = cluster
+		shared, err := cache.NewMemcache(cluster, cache.MemcacheConfig{
 			Namespace: cfg.Namespace,
 			HashKey:   derive(cfg.Secret, "cache names"),
 			MACKeys:   []cache.MACKey{{ID: 1, Secret: derive(cfg.Secret, "cache mac")}},
@@ -119,6 +123,10 @@ func (g *Gate) build(ctx context.Context, cfg SetupConfig, opts []Option, o opti
 			return err
 		}
 		opts = append(slices.Clone(opts), WithMemcache(shared))
+		client, err := memcached.NewClient(cfg.MemcacheServers, 100*time.Millisecond, 64)
+		if err != nil {
+			return err
+		}
 		store = refresh.NewMemcacheStore(client)
 	}
 	a, err := NewAuthenticator(g.validator, Config{}, opts...)
@@ -154,9 +162,14 @@ func (g *Gate) build(ctx context.Context, cfg SetupConfig, opts []Option, o opti
 	return err
 }
 
-// Close stops the Gate's background work (the JWKS refresh).
+// Close stops the Gate's background work (the JWKS refresh, the probes of
+// memcached nodes that are out).
 func (g *Gate) Close() error {
-	return g.validator.Close()
+	err := g.validator.Close()
+	if g.cluster != nil {
+		err = errors.Join(err, g.cluster.Close())
+	}
+	return err
 }
 
 // derive returns a 32-byte key for purpose from the one secret, so that no

@@ -23,8 +23,10 @@
 //
 // The shared tier is built once per process:
 //
-//	client, err := cache.NewMemcacheClient([]string{"memcached:11211"})
-//	shared, err := cache.NewMemcache(client, cache.MemcacheConfig{
+//	cluster, err := cache.NewCluster([]string{"mc1:11211", "mc2:11211", "mc3:11211"}, cache.ClusterConfig{},
+//		cache.WithLogger(logger), cache.WithRegisterer(registry))
+//	defer cluster.Close()
+//	shared, err := cache.NewMemcache(cluster, cache.MemcacheConfig{
 //		Namespace: "prod/venue-api", // dev, int and prod can share a memcached
 //		HashKey:   hashKey,          // 32+ bytes, the same on every instance
 //		MACKeys:   []cache.MACKey{{ID: 2, Secret: newKey}, {ID: 1, Secret: oldKey}},
@@ -50,9 +52,30 @@
 //
 // # memcached is a cache, not a dependency
 //
-// Calls are bounded by the client's timeout (100 ms with
-// [NewMemcacheClient]). After consecutive failures a circuit breaker opens
-// and calls fail at once until a probe finds memcached answering again;
-// authgate_cache_memcache_breaker_open and the log say so. Callers treat
-// any error from the shared tier as a miss.
+// [Cluster] places keys on a ketama continuum (libmemcached's: services in
+// other languages place keys alike), so adding or removing one node of n
+// moves about 1/n of the keys. Reads are bounded by 50 ms and writes by
+// 100 ms by default. Each node has its own circuit breaker: a node that
+// times out, or fails repeatedly, is taken out — it costs at most one
+// timeout per detection, not one per request — and its keys go to the next
+// live node on the continuum (the gutter, where entries live at most
+// ClusterConfig.GutterTTL) while the other nodes serve as before; a
+// background probe puts it back. authgate_cache_memcache_node_up and the
+// log say so. Callers treat any error from the shared tier as a miss.
+//
+// What must survive the loss of a node — revocation marks, and the refresh
+// package's sessions and locks — is written to two nodes (the key's and
+// the next on the continuum) and read from either ([Memcache.SetReplicated],
+// [Memcache.GetCopies]). A write that missed a node that was out is
+// replayed to it when it rejoins, before it serves again. What a node
+// missed while another instance saw it out reaches it when that instance's
+// probe finds it, within one BreakerCooldown; until then the copy on the
+// other node answers for it. Validated tokens have one copy: losing a node
+// costs their revalidation, nothing more.
+//
+// The commands used are get (sent as gets), set, add, cas, delete, version
+// and, only after a node missed more writes than ClusterConfig.MaxHints,
+// flush_all. Behind mcrouter, give the Cluster one node (the local
+// mcrouter), route gets as get, and replicate the keys of marks and
+// sessions with mcrouter's own routes; see internal/memcached's notes.
 package cache

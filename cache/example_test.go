@@ -43,14 +43,16 @@ func ExampleMemory() {
 	// 0
 }
 
-// The shared tier on a memcached every instance of the service reaches. A
-// miss, and memcached being unavailable, both mean: validate the token.
+// The shared tier on a memcached pool every instance of the service
+// reaches. A miss, and memcached being unavailable, both mean: validate the
+// token.
 func ExampleNewMemcache() {
-	client, err := cache.NewMemcacheClient([]string{"memcached:11211"})
+	cluster, err := cache.NewCluster([]string{"memcached-1:11211", "memcached-2:11211", "memcached-3:11211"}, cache.ClusterConfig{})
 	if err != nil {
 		log.Fatal(err)
 	}
-	shared, err := cache.NewMemcache(client, cache.MemcacheConfig{
+	defer cluster.Close()
+	shared, err := cache.NewMemcache(cluster, cache.MemcacheConfig{
 		Namespace: "prod/venue-api",
 		HashKey:   []byte("a 32-byte secret from the vault."),
 		MACKeys: []cache.MACKey{

@@ -25,7 +25,7 @@ var ErrMiss = errors.New("cache: miss")
 var ErrNotStored = errors.New("cache: not stored, the key holds an entry")
 
 // MemcacheConfig configures a [Memcache]. Namespace, HashKey and MACKeys are
-// required; the breaker settings default as in [memcached.Config].
+// required.
 type MemcacheConfig struct {
 	// Namespace separates environments and services sharing one memcached,
 	// e.g. "prod/venue-api": 1 to 64 printable ASCII characters, no space.
@@ -41,12 +41,6 @@ type MemcacheConfig struct {
 	// deploy [new, old], then, once entries under old have expired, [new].
 	// Ids must differ. Required, at least one.
 	MACKeys []MACKey
-	// BreakerThreshold is how many consecutive memcached failures open the
-	// circuit breaker. Default 5.
-	BreakerThreshold int
-	// BreakerCooldown is how long the breaker stays open before one call
-	// probes memcached again. Default 5s.
-	BreakerCooldown time.Duration
 }
 
 // MACKey is a key authenticating cache entries. Its ID is stored in each
@@ -97,8 +91,7 @@ func WithRegisterer(reg prometheus.Registerer) Option {
 	return optionFunc(func(o *options) { o.reg = reg })
 }
 
-// WithClock sets the clock entries' expiry and the circuit breaker's
-// cooldown are measured with. Default time.Now; nil means the default.
+// WithClock sets the clock entries' expiry is measured with. Default time.Now; nil means the default.
 func WithClock(now func() time.Time) Option {
 	return optionFunc(func(o *options) {
 		if now != nil {
@@ -111,63 +104,47 @@ func WithClock(now func() time.Time) Option {
 // of the token's digest under a namespace and authenticated with an HMAC,
 // so that memcached is trusted only to forget. An entry that does not
 // parse, does not authenticate or has expired is a miss, counted and
-// logged. A memcached that fails opens a circuit breaker, during which
-// calls fail at once. It is safe for concurrent use.
+// logged. It is safe for concurrent use.
+//
+// Entries written with Set and Add have one copy, on their key's node (on
+// the gutter, briefly, while that node is out); entries written with
+// SetReplicated have two, on two nodes, and GetCopies reads both.
 type Memcache struct {
-	c         *memcached.Client
+	c         *Cluster
 	codec     *codec
 	namespace string
 	logger    *zap.Logger
 	now       func() time.Time
-	metrics   memcacheMetrics
+	rejected  [numReasons]prometheus.Counter // by reason; accepted unused
 }
 
-// memcacheMetrics are a Memcache's collectors, created with all their
-// labels.
-type memcacheMetrics struct {
-	rejected                  [numReasons]prometheus.Counter // by reason; accepted unused
-	getErrs, setErrs, delErrs prometheus.Counter
-	breakerOpen               prometheus.Gauge
-}
-
-// NewMemcacheClient returns a gomemcache client for servers ("host:port")
-// with the shared tier's defaults: a 100 ms timeout for each dial, read and
-// write — a slow memcached must cost a request less than validating its
-// token — and 64 idle connections per server, since gomemcache keeps only
-// 2 by default and under more concurrency than that most calls would dial.
-// It fails on an address that does not resolve. The client can be shared
-// with other users of the same memcached, such as refresh.NewMemcacheStore.
-func NewMemcacheClient(servers []string) (*memcache.Client, error) {
-	return memcached.NewClient(servers, 100*time.Millisecond, 64)
-}
-
-// NewMemcache returns the shared tier on client, after checking cfg.
-func NewMemcache(client *memcache.Client, cfg MemcacheConfig, opts ...Option) (*Memcache, error) {
-	if client == nil {
-		return nil, errors.New("cache: NewMemcache needs a memcache client")
+// NewMemcache returns the shared tier on cluster, after checking cfg.
+// Several tiers (other namespaces, other services) may share a cluster.
+func NewMemcache(cluster *Cluster, cfg MemcacheConfig, opts ...Option) (*Memcache, error) {
+	if cluster == nil {
+		return nil, errors.New("cache: NewMemcache needs a Cluster")
 	}
 	codec, err := newCodec(cfg)
 	if err != nil {
 		return nil, err
 	}
-	o := options{logger: zap.NewNop(), now: time.Now}
-	for _, opt := range opts {
-		opt.apply(&o)
-	}
-	c := &Memcache{
+	o := buildOptions(opts)
+	return &Memcache{
+		c:         cluster,
 		codec:     codec,
 		namespace: cfg.Namespace,
 		logger:    o.logger,
 		now:       o.now,
-		metrics:   newMemcacheMetrics(o.reg),
+		rejected:  newRejectedCounters(o.reg),
+	}, nil
+}
+
+func buildOptions(opts []Option) options {
+	o := options{logger: zap.NewNop(), now: time.Now}
+	for _, opt := range opts {
+		opt.apply(&o)
 	}
-	c.c = memcached.New(client, memcached.Config{
-		BreakerThreshold: cfg.BreakerThreshold,
-		BreakerCooldown:  cfg.BreakerCooldown,
-		Now:              o.now,
-		OnBreakerChange:  c.breakerChanged,
-	})
-	return c, nil
+	return o
 }
 
 // KeyName returns the memcached key under which the entry for d is stored:
@@ -180,8 +157,8 @@ func (c *Memcache) KeyName(d Digest) string {
 
 // Get returns the entry stored for d. It returns [ErrMiss] when there is
 // none, it has expired, or it was refused; any other error means memcached
-// could not be asked (it is down or slow, the circuit breaker is open, or
-// ctx has ended), which callers should also treat as a miss.
+// could not be asked (the key's node and its gutter are out, or ctx has
+// ended), which callers should also treat as a miss.
 func (c *Memcache) Get(ctx context.Context, d Digest) (Entry, error) {
 	var buf [maxKeyName]byte
 	name := c.codec.appendKeyName(buf[:0], d)
@@ -191,9 +168,42 @@ func (c *Memcache) Get(ctx context.Context, d Digest) (Entry, error) {
 	case errors.Is(err, memcache.ErrCacheMiss):
 		return Entry{}, ErrMiss
 	case err != nil:
-		return Entry{}, c.failed(ctx, c.metrics.getErrs, err)
+		return Entry{}, fmt.Errorf("cache: %w", err)
 	}
-	e, r := c.codec.open(name, it.Value, c.now())
+	return c.open(name, key, it.Value)
+}
+
+// GetCopies returns the usable entries stored for d on its two nodes (one
+// in a cluster of one node): what SetReplicated wrote, and what Set or Add
+// wrote on either. The entry of d's own node comes first. It returns
+// [ErrMiss] when neither node holds a usable entry, and another error when
+// neither could be asked.
+func (c *Memcache) GetCopies(ctx context.Context, d Digest) ([]Entry, error) {
+	var buf [maxKeyName]byte
+	name := c.codec.appendKeyName(buf[:0], d)
+	key := string(name)
+	cp, err := c.c.GetReplicated(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("cache: %w", err)
+	}
+	var entries []Entry
+	for _, it := range cp.Items {
+		if it == nil {
+			continue
+		}
+		if e, err := c.open(name, key, it.Value); err == nil {
+			entries = append(entries, e)
+		}
+	}
+	if len(entries) == 0 {
+		return nil, ErrMiss
+	}
+	return entries, nil
+}
+
+// open checks a value read under name (key, as a string).
+func (c *Memcache) open(name []byte, key string, v []byte) (Entry, error) {
+	e, r := c.codec.open(name, v, c.now())
 	if r != accepted {
 		c.refused(key, r)
 		return Entry{}, ErrMiss
@@ -202,10 +212,11 @@ func (c *Memcache) Get(ctx context.Context, d Digest) (Entry, error) {
 }
 
 // Set stores e for d until e.Expires, in whole seconds rounded down,
-// replacing any entry d holds. An entry that has expired by then is not
+// replacing any entry d holds, on d's node (or, while it is out, on the
+// gutter for a short while). An entry that has expired by then is not
 // stored, and that is not an error.
 func (c *Memcache) Set(ctx context.Context, d Digest, e Entry) error {
-	return c.store(ctx, d, e, c.c.Set)
+	return c.store(ctx, d, e, func(ctx context.Context, it *memcache.Item) error { return c.c.Set(ctx, it) })
 }
 
 // Add is Set for a key that holds no entry: when one is there (even one this
@@ -213,11 +224,21 @@ func (c *Memcache) Set(ctx context.Context, d Digest, e Entry) error {
 // value that must never replace another — a validated token must not replace
 // the mark that revoked it — is written with Add.
 func (c *Memcache) Add(ctx context.Context, d Digest, e Entry) error {
-	err := c.store(ctx, d, e, c.c.Add)
+	err := c.store(ctx, d, e, func(ctx context.Context, it *memcache.Item) error { return c.c.Add(ctx, it) })
 	if errors.Is(err, memcache.ErrNotStored) {
 		return ErrNotStored
 	}
 	return err
+}
+
+// SetReplicated is Set on both of d's nodes, for what must survive the loss
+// of one: it succeeds when one copy was written, and a node that missed its
+// copy gets it when it rejoins. Read it back with GetCopies.
+func (c *Memcache) SetReplicated(ctx context.Context, d Digest, e Entry) error {
+	return c.store(ctx, d, e, func(ctx context.Context, it *memcache.Item) error {
+		_, err := c.c.SetReplicated(ctx, it)
+		return err
+	})
 }
 
 func (c *Memcache) store(ctx context.Context, d Digest, e Entry, write func(context.Context, *memcache.Item) error) error {
@@ -236,29 +257,44 @@ func (c *Memcache) store(ctx context.Context, d Digest, e Entry, write func(cont
 	case errors.Is(err, memcache.ErrNotStored):
 		return err
 	case err != nil:
-		return c.failed(ctx, c.metrics.setErrs, err)
+		return fmt.Errorf("cache: %w", err)
 	}
 	return nil
 }
 
-// Delete removes the entry for d; an absent entry is not an error.
+// Delete removes the entry for d from d's node; an absent entry is not an
+// error.
 func (c *Memcache) Delete(ctx context.Context, d Digest) error {
-	err := c.c.Delete(ctx, c.KeyName(d))
-	if err == nil || errors.Is(err, memcache.ErrCacheMiss) {
-		return nil
+	if err := c.c.Delete(ctx, c.KeyName(d)); err != nil {
+		return fmt.Errorf("cache: %w", err)
 	}
-	return c.failed(ctx, c.metrics.delErrs, err)
+	return nil
 }
 
-// failed counts a failed call, unless it was refused by the open breaker
-// (the gauge tells that) or by ctx's end (the caller's doing), and wraps
-// its error.
-func (c *Memcache) failed(ctx context.Context, errs prometheus.Counter, err error) error {
-	if !errors.Is(err, memcached.ErrBreakerOpen) && (ctx.Err() == nil || !errors.Is(err, ctx.Err())) {
-		errs.Inc()
+// ErrLeased is [Memcache.Lease]'s answer when another holder has the lease.
+var ErrLeased = errors.New("cache: leased by another holder")
+
+// Lease takes the lease on d for ttl — one holder at a time, across every
+// instance — and returns its release, which removes it only while it is
+// still this holder's. It returns [ErrLeased] when another holder has it,
+// and another error when memcached could not be asked. A lease has one
+// copy: it is a hint that saves work, never a lock that correctness rests
+// on.
+func (c *Memcache) Lease(ctx context.Context, d Digest, ttl time.Duration) (release func(context.Context), err error) {
+	var buf [maxKeyName + len(leaseSuffix)]byte
+	key := string(append(c.codec.appendKeyName(buf[:0], d), leaseSuffix...))
+	l, err := c.c.Lease(ctx, key, ttl)
+	switch {
+	case errors.Is(err, memcached.ErrLocked):
+		return nil, ErrLeased
+	case err != nil:
+		return nil, fmt.Errorf("cache: %w", err)
 	}
-	return fmt.Errorf("cache: %w", err)
+	return func(ctx context.Context) { _ = l.Unlock(ctx) }, nil
 }
+
+// leaseSuffix names a lease beside the entry it guards.
+const leaseSuffix = ":lease"
 
 // refused counts and logs an entry read under name and refused for r. An
 // expired entry is routine (memcached rounds lifetimes up to whole seconds
@@ -266,7 +302,7 @@ func (c *Memcache) failed(ctx context.Context, errs prometheus.Counter, err erro
 // means someone wrote memcached without the MAC key, or the keys are
 // misconfigured, and is logged at Warn.
 func (c *Memcache) refused(name string, r reason) {
-	c.metrics.rejected[r].Inc()
+	c.rejected[r].Inc()
 	level := zapcore.WarnLevel
 	if r == rejectExpired {
 		level = zapcore.DebugLevel
@@ -277,38 +313,14 @@ func (c *Memcache) refused(name string, r reason) {
 	}
 }
 
-// breakerChanged keeps the gauge and the logs in step with the breaker.
-// The gauge goes up and down rather than being set, so that tiers sharing a
-// registry add up: it is the number of them whose breaker is open.
-func (c *Memcache) breakerChanged(open bool) {
-	if open {
-		c.metrics.breakerOpen.Inc()
-		c.logger.Warn("cache: memcached failing; circuit breaker open, tokens are validated without it",
-			zap.String("namespace", c.namespace))
-		return
-	}
-	c.metrics.breakerOpen.Dec()
-	c.logger.Info("cache: memcached answering again; circuit breaker closed",
-		zap.String("namespace", c.namespace))
-}
-
-func newMemcacheMetrics(reg prometheus.Registerer) memcacheMetrics {
-	var m memcacheMetrics
+func newRejectedCounters(reg prometheus.Registerer) [numReasons]prometheus.Counter {
+	var counters [numReasons]prometheus.Counter
 	rejected := metrics.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "authgate_cache_rejected_entries_total",
 		Help: "Entries read from memcached and refused, by reason: malformed, unknown_key, bad_mac, expired.",
 	}, []string{"reason"}))
 	for r := accepted + 1; r < numReasons; r++ {
-		m.rejected[r] = rejected.WithLabelValues(r.String())
+		counters[r] = rejected.WithLabelValues(r.String())
 	}
-	errs := metrics.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "authgate_cache_memcache_errors_total",
-		Help: "Calls to memcached that failed, by operation: get, set (add included), delete. Calls refused by the open circuit breaker are not counted.",
-	}, []string{"op"}))
-	m.getErrs, m.setErrs, m.delErrs = errs.WithLabelValues("get"), errs.WithLabelValues("set"), errs.WithLabelValues("delete")
-	m.breakerOpen = metrics.Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "authgate_cache_memcache_breaker_open",
-		Help: "1 while the memcached circuit breaker is open (with tiers sharing a registry, how many are open).",
-	}))
-	return m
+	return counters
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +21,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/authgate/authgate/cache"
+	"github.com/authgate/authgate/internal/memcached"
 	"github.com/authgate/authgate/internal/memcachedtest"
 )
 
@@ -52,11 +54,22 @@ type env struct {
 func newEnv(tb testing.TB) env {
 	tb.Helper()
 	s := memcachedtest.Start(tb)
-	raw, err := cache.NewMemcacheClient([]string{s.Addr()})
+	return env{s: s, clk: &clock{t: time.Now()}, raw: memcache.New(s.Addr())}
+}
+
+// cluster returns a Cluster on the env's memcached, closed when the test
+// ends, with a short cooldown so that tests of a node's return are quick.
+func (e env) cluster(tb testing.TB, cfg cache.ClusterConfig, opts ...cache.Option) *cache.Cluster {
+	tb.Helper()
+	if cfg.BreakerCooldown == 0 {
+		cfg.BreakerCooldown = 50 * time.Millisecond
+	}
+	c, err := cache.NewCluster([]string{e.s.Addr()}, cfg, opts...)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return env{s: s, clk: &clock{t: time.Now()}, raw: raw}
+	tb.Cleanup(func() { c.Close() })
+	return c
 }
 
 // tier is a Memcache with what the tests look at.
@@ -70,11 +83,12 @@ type tier struct {
 // tier returns a Memcache on the env's memcached and clock for cfg, whose
 // blank required fields are filled with the test's namespace and keys.
 func (e env) tier(tb testing.TB, cfg cache.MemcacheConfig) tier {
+	return e.tierOn(tb, cfg, cache.ClusterConfig{})
+}
+
+// tierOn is tier on a cluster configured with ccfg.
+func (e env) tierOn(tb testing.TB, cfg cache.MemcacheConfig, ccfg cache.ClusterConfig) tier {
 	tb.Helper()
-	client, err := cache.NewMemcacheClient([]string{e.s.Addr()})
-	if err != nil {
-		tb.Fatal(err)
-	}
 	if cfg.Namespace == "" {
 		cfg.Namespace = "test/venue"
 	}
@@ -86,11 +100,12 @@ func (e env) tier(tb testing.TB, cfg cache.MemcacheConfig) tier {
 	}
 	reg := prometheus.NewRegistry()
 	core, logs := observer.New(zapcore.DebugLevel)
-	m, err := cache.NewMemcache(client, cfg, cache.WithRegisterer(reg), cache.WithClock(e.clk.now), cache.WithLogger(zap.New(core)))
+	opts := []cache.Option{cache.WithRegisterer(reg), cache.WithClock(e.clk.now), cache.WithLogger(zap.New(core))}
+	m, err := cache.NewMemcache(e.cluster(tb, ccfg, opts...), cfg, opts...)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return tier{m, cache.CountsOf(m), reg, logs}
+	return tier{m, cache.CountsOf(reg), reg, logs}
 }
 
 // stored sets entry for d through tr and returns the bytes memcached holds.
@@ -426,13 +441,13 @@ func TestExpiry(t *testing.T) {
 }
 
 // TestMemcachedDown: with memcached stopped, calls fail with errors that
-// are not misses, counted by operation; the breaker opens, then fails
-// calls fast; after a restart and the cooldown it closes again.
+// are not misses, counted by operation; the node is taken out, then calls
+// fail fast without being counted; a background probe finds it back.
 func TestMemcachedDown(t *testing.T) {
 	e := newEnv(t)
 	clk := e.clk
 	const threshold = 4
-	tr := e.tier(t, cache.MemcacheConfig{BreakerThreshold: threshold, BreakerCooldown: time.Minute})
+	tr := e.tierOn(t, cache.MemcacheConfig{}, cache.ClusterConfig{BreakerThreshold: threshold})
 	ctx := context.Background()
 	d := cache.DigestOf("token-1")
 	entry := cache.Entry{Value: payload, Expires: clk.now().Add(time.Hour)}
@@ -443,47 +458,42 @@ func TestMemcachedDown(t *testing.T) {
 		"set":    func() error { return tr.Set(ctx, d, entry) },
 		"delete": func() error { return tr.Delete(ctx, d) },
 	} {
-		if err := call(); err == nil || errors.Is(err, cache.ErrMiss) || !strings.HasPrefix(err.Error(), "cache: memcached: "+op+": ") {
+		if err := call(); err == nil || errors.Is(err, cache.ErrMiss) || !strings.HasPrefix(err.Error(), "cache: memcached: "+op+" ") {
 			t.Errorf("%s with memcached down: %v, want an error that is not a miss", op, err)
 		}
 		if tr.Errors(op) != 1 {
 			t.Errorf("%s errors counted: %v, want 1", op, tr.Errors(op))
 		}
 	}
-	if tr.BreakerOpen() != 0 {
-		t.Fatal("breaker open below the threshold")
+	if tr.NodeUp(e.s.Addr()) != 1 {
+		t.Fatal("node out below the threshold")
 	}
 	if _, err := tr.Get(ctx, d); err == nil {
 		t.Fatal("no error")
 	}
-	if tr.BreakerOpen() != 1 {
-		t.Fatalf("breaker gauge = %v after %d failures, want 1", tr.BreakerOpen(), threshold)
+	if tr.NodeUp(e.s.Addr()) != 0 {
+		t.Fatalf("node_up = %v after %d failures, want 0", tr.NodeUp(e.s.Addr()), threshold)
 	}
-	if n, err := testutil.GatherAndCount(tr.reg, "authgate_cache_memcache_breaker_open"); err != nil || n != 1 {
-		t.Fatalf("gauge not registered: %d, %v", n, err)
-	}
-	logs := tr.logs.FilterMessageSnippet("circuit breaker open").All()
+	logs := tr.logs.FilterMessageSnippet("memcached node out").All()
 	if len(logs) != 1 || logs[0].Level != zapcore.WarnLevel {
-		t.Fatalf("breaker opening logged as %v", logs)
+		t.Fatalf("the node going out logged as %v", logs)
 	}
 	if _, err := tr.Get(ctx, d); err == nil || errors.Is(err, cache.ErrMiss) || tr.Errors("get") != 2 {
-		t.Fatalf("with the breaker open: %v, %v get errors (refusals are not counted)", err, tr.Errors("get"))
+		t.Fatalf("with the node out: %v, %v get errors (calls not made are not counted)", err, tr.Errors("get"))
 	}
 
 	e.s.Restart()
-	if _, err := tr.Get(ctx, d); err == nil || errors.Is(err, cache.ErrMiss) {
-		t.Fatalf("memcached back, breaker still open: %v, want an error", err)
+	// The background probe (every 50 ms here) finds it; bounded, not timed.
+	deadline := time.Now().Add(10 * time.Second)
+	for tr.NodeUp(e.s.Addr()) != 1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
 	}
-	clk.advance(time.Minute)
 	if _, err := tr.Get(ctx, d); !errors.Is(err, cache.ErrMiss) {
-		t.Fatalf("after restart and cooldown: %v, want a plain miss", err)
+		t.Fatalf("after the restart: %v, want a plain miss", err)
 	}
-	if tr.BreakerOpen() != 0 {
-		t.Fatalf("breaker gauge = %v after recovery, want 0", tr.BreakerOpen())
-	}
-	logs = tr.logs.FilterMessageSnippet("circuit breaker closed").All()
+	logs = tr.logs.FilterMessageSnippet("memcached node rejoined").All()
 	if len(logs) != 1 || logs[0].Level != zapcore.InfoLevel {
-		t.Fatalf("breaker closing logged as %v", logs)
+		t.Fatalf("the node's return logged as %v", logs)
 	}
 	if err := tr.Set(ctx, d, entry); err != nil {
 		t.Fatal(err)
@@ -494,7 +504,7 @@ func TestMemcachedDown(t *testing.T) {
 }
 
 // TestPausedMemcached: a memcached that accepts connections and never
-// answers costs a Get about the client's 100 ms timeout.
+// answers costs a Get about the cluster's 50 ms read timeout, once.
 func TestPausedMemcached(t *testing.T) {
 	e := newEnv(t)
 	tr := e.tier(t, cache.MemcacheConfig{})
@@ -530,26 +540,32 @@ func TestCanceledContext(t *testing.T) {
 // tiers on one registry share them.
 func TestMetricsRegistered(t *testing.T) {
 	e := newEnv(t)
-	clk := e.clk
-	client := e.raw
 	reg := prometheus.NewRegistry()
+	cluster := e.cluster(t, cache.ClusterConfig{}, cache.WithRegisterer(reg))
 	cfg := cache.MemcacheConfig{Namespace: "n", HashKey: hashKey, MACKeys: []cache.MACKey{key1}}
-	a, err := cache.NewMemcache(client, cfg, cache.WithRegisterer(reg), cache.WithClock(clk.now))
+	a, err := cache.NewMemcache(cluster, cfg, cache.WithRegisterer(reg), cache.WithClock(e.clk.now))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cache.NewMemcache(client, cfg, cache.WithRegisterer(reg)); err != nil {
+	if _, err := cache.NewMemcache(cluster, cfg, cache.WithRegisterer(reg)); err != nil {
 		t.Fatalf("second tier on the registry: %v", err)
 	}
 	want := `
-# HELP authgate_cache_memcache_breaker_open 1 while the memcached circuit breaker is open (with tiers sharing a registry, how many are open).
-# TYPE authgate_cache_memcache_breaker_open gauge
-authgate_cache_memcache_breaker_open 0
-# HELP authgate_cache_memcache_errors_total Calls to memcached that failed, by operation: get, set (add included), delete. Calls refused by the open circuit breaker are not counted.
+# HELP authgate_cache_memcache_errors_total Calls to memcached nodes that failed, by operation: get, set, add, cas, delete, version (a probe), flush_all. Calls not made because the node was out are not counted.
 # TYPE authgate_cache_memcache_errors_total counter
+authgate_cache_memcache_errors_total{op="add"} 0
+authgate_cache_memcache_errors_total{op="cas"} 0
 authgate_cache_memcache_errors_total{op="delete"} 0
+authgate_cache_memcache_errors_total{op="flush_all"} 0
 authgate_cache_memcache_errors_total{op="get"} 0
 authgate_cache_memcache_errors_total{op="set"} 0
+authgate_cache_memcache_errors_total{op="version"} 0
+# HELP authgate_cache_memcache_hints_lost_total Outages of a memcached node that outlasted the replay queue: the node was emptied before it rejoined.
+# TYPE authgate_cache_memcache_hints_lost_total counter
+authgate_cache_memcache_hints_lost_total 0
+# HELP authgate_cache_memcache_node_up 1 while a memcached node serves its keys, 0 while it is out (its keys go to the next node).
+# TYPE authgate_cache_memcache_node_up gauge
+authgate_cache_memcache_node_up{node="` + e.s.Addr() + `"} 1
 # HELP authgate_cache_rejected_entries_total Entries read from memcached and refused, by reason: malformed, unknown_key, bad_mac, expired.
 # TYPE authgate_cache_rejected_entries_total counter
 authgate_cache_rejected_entries_total{reason="bad_mac"} 0
@@ -564,26 +580,27 @@ authgate_cache_rejected_entries_total{reason="unknown_key"} 0
 		t.Fatal(err)
 	}
 	_, _ = a.Get(context.Background(), cache.DigestOf("t"))
-	if n := cache.CountsOf(a).Rejected("malformed"); n != 1 {
+	if n := cache.CountsOf(reg).Rejected("malformed"); n != 1 {
 		t.Fatalf("malformed = %v", n)
 	}
 }
 
 func TestNewMemcacheRejectsBadConfig(t *testing.T) {
-	client, err := cache.NewMemcacheClient([]string{"127.0.0.1:1"})
+	client, err := cache.NewCluster([]string{"127.0.0.1:1"}, cache.ClusterConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer client.Close()
 	good := cache.MemcacheConfig{Namespace: "prod/venue-api", HashKey: hashKey, MACKeys: []cache.MACKey{key1}}
 	for _, tc := range []struct {
 		name   string
-		client *memcache.Client
+		client *cache.Cluster
 		change func(*cache.MemcacheConfig)
 		want   string // in the error; "" for none
 	}{
 		{"valid", client, func(*cache.MemcacheConfig) {}, ""},
 		{"longest namespace", client, func(c *cache.MemcacheConfig) { c.Namespace = strings.Repeat("n", 64) }, ""},
-		{"no client", nil, func(*cache.MemcacheConfig) {}, "client"},
+		{"no cluster", nil, func(*cache.MemcacheConfig) {}, "Cluster"},
 		{"no namespace", client, func(c *cache.MemcacheConfig) { c.Namespace = "" }, "Namespace"},
 		{"long namespace", client, func(c *cache.MemcacheConfig) { c.Namespace = strings.Repeat("n", 65) }, "Namespace"},
 		{"space in namespace", client, func(c *cache.MemcacheConfig) { c.Namespace = "prod venue" }, "Namespace"},
@@ -686,4 +703,117 @@ func BenchmarkMemcacheGet(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestAddKeepsWhatIsThere: Add never replaces an entry, whatever it holds.
+func TestAddKeepsWhatIsThere(t *testing.T) {
+	e := newEnv(t)
+	tr := e.tier(t, cache.MemcacheConfig{})
+	ctx := context.Background()
+	d := cache.DigestOf("token-1")
+	exp := e.clk.now().Add(time.Hour)
+	if err := tr.Add(ctx, d, cache.Entry{Value: []byte("first"), Expires: exp}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Add(ctx, d, cache.Entry{Value: []byte("second"), Expires: exp}); !errors.Is(err, cache.ErrNotStored) {
+		t.Fatalf("Add over an entry: %v, want ErrNotStored", err)
+	}
+	if got, err := tr.Get(ctx, d); err != nil || string(got.Value) != "first" {
+		t.Fatalf("after the refused Add: %q, %v", got.Value, err)
+	}
+	// Even an entry the tier refuses (written without the MAC key) stays.
+	d2 := cache.DigestOf("token-2")
+	if err := e.raw.Set(&memcache.Item{Key: tr.KeyName(d2), Value: []byte("junk")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Add(ctx, d2, cache.Entry{Value: []byte("mine"), Expires: exp}); !errors.Is(err, cache.ErrNotStored) {
+		t.Fatalf("Add over junk: %v, want ErrNotStored", err)
+	}
+	if tr.Errors("add") != 0 {
+		t.Error("a refused add was counted as a failure")
+	}
+}
+
+// TestReplicatedEntries: an entry written with SetReplicated is read back
+// by GetCopies from either of its two nodes, one of them hung or killed; an
+// entry written with Add on the key's node is among the copies too.
+func TestReplicatedEntries(t *testing.T) {
+	nodes := memcachedtest.StartCluster(t, 3)
+	clk := &clock{t: time.Now()}
+	cluster, err := cache.NewCluster(nodes.Addrs(), cache.ClusterConfig{BreakerCooldown: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	tr, err := cache.NewMemcache(cluster, cache.MemcacheConfig{Namespace: "t", HashKey: hashKey, MACKeys: []cache.MACKey{key1}},
+		cache.WithClock(clk.now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	exp := clk.now().Add(time.Hour)
+	for _, fault := range []string{"hung", "killed"} {
+		t.Run(fault, func(t *testing.T) {
+			// Every node back from the previous fault (probes every 50 ms).
+			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+				if !slices.ContainsFunc(cluster.Status(), func(n memcached.NodeStatus) bool { return !n.Up }) {
+					break
+				}
+			}
+			d := cache.DigestOf("token-" + fault)
+			if err := tr.Add(ctx, d, cache.Entry{Value: []byte("principal"), Expires: exp}); err != nil {
+				t.Fatal(err)
+			}
+			if err := tr.SetReplicated(ctx, d, cache.Entry{Value: []byte("mark"), Expires: exp}); err != nil {
+				t.Fatal(err)
+			}
+			primary, _ := cluster.Placement(tr.KeyName(d))
+			s := nodes.Server(primary)
+			if fault == "hung" {
+				s.Pause()
+				defer s.Resume()
+			} else {
+				s.Stop()
+				defer s.Restart()
+			}
+			var entries []cache.Entry
+			var err error
+			for range 3 { // the first read may meet the fault and take the node out
+				if entries, err = tr.GetCopies(ctx, d); err == nil && len(entries) == 1 {
+					break
+				}
+			}
+			if err != nil || len(entries) != 1 || string(entries[0].Value) != "mark" {
+				t.Fatalf("with the key's node %s: %v, %v; want the mark from the other node", fault, entries, err)
+			}
+		})
+	}
+}
+
+// TestLease: one holder at a time; only the holder's release frees it.
+func TestLease(t *testing.T) {
+	e := newEnv(t)
+	tr := e.tier(t, cache.MemcacheConfig{})
+	ctx := context.Background()
+	d := cache.DigestOf("token-1")
+	release, err := tr.Lease(ctx, d, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Lease(ctx, d, 5*time.Second); !errors.Is(err, cache.ErrLeased) {
+		t.Fatalf("second lease: %v, want ErrLeased", err)
+	}
+	if _, err := tr.Get(ctx, d); !errors.Is(err, cache.ErrMiss) {
+		t.Fatalf("the lease is visible as the entry: %v", err)
+	}
+	release(ctx)
+	again, err := tr.Lease(ctx, d, 5*time.Second)
+	if err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+	release(ctx) // a stale release leaves the new holder's lease alone
+	if _, err := tr.Lease(ctx, d, 5*time.Second); !errors.Is(err, cache.ErrLeased) {
+		t.Fatalf("a stale release freed the new holder's lease: %v", err)
+	}
+	again(ctx)
 }

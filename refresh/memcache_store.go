@@ -19,7 +19,7 @@ type MemcacheStore struct {
 	c *memcached.Client
 }
 
-// NewMemcacheStore returns a Store on client (see cache.NewMemcacheClient
+// NewMemcacheStore returns a Store on client (see cache.NewCluster
 // for a client with sensible timeouts and pool size).
 func NewMemcacheStore(client *memcache.Client) *MemcacheStore {
 	return &MemcacheStore{c: memcached.New(client, memcached.Config{})}

@@ -12,8 +12,8 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/authgate/authgate/cache"
 	"github.com/authgate/authgate/idptest"
+	"github.com/authgate/authgate/internal/memcached"
 	"github.com/authgate/authgate/internal/memcachedtest"
 	"github.com/authgate/authgate/refresh"
 )
@@ -21,7 +21,7 @@ import (
 // TestStores runs the same checks on both Store implementations.
 func TestStores(t *testing.T) {
 	mc := memcachedtest.Start(t)
-	client, err := cache.NewMemcacheClient([]string{mc.Addr()})
+	client, err := memcached.NewClient([]string{mc.Addr()}, 100*time.Millisecond, 64)
 	if err != nil {
 		t.Fatal(err)
 	}

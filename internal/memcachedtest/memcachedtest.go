@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -311,6 +312,43 @@ func Version(addr string, timeout time.Duration) (string, error) {
 		return "", fmt.Errorf("unexpected answer to version: %q", line)
 	}
 	return v, nil
+}
+
+// Keys lists every key the memcached at addr holds (lru_crawler metadump),
+// for tests that look at what was stored: that no key or value shows a
+// token, or which key an entry went to.
+func Keys(addr string, timeout time.Duration) ([]string, error) {
+	conn, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(time.Now().Add(timeout)); err != nil {
+		return nil, err
+	}
+	if _, err := conn.Write([]byte("lru_crawler metadump all\r\n")); err != nil {
+		return nil, err
+	}
+	var keys []string
+	sc := bufio.NewScanner(conn)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "END" {
+			return keys, nil
+		}
+		if k, ok := strings.CutPrefix(line, "key="); ok {
+			k, _, _ = strings.Cut(k, " ")
+			u, err := url.QueryUnescape(k)
+			if err != nil {
+				return nil, fmt.Errorf("metadump key %q: %w", k, err)
+			}
+			keys = append(keys, u)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	return nil, errors.New("metadump ended without END")
 }
 
 func binary() (string, error) {

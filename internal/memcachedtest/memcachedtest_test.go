@@ -2,9 +2,12 @@ package memcachedtest_test
 
 import (
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
 
 	"github.com/authgate/authgate/internal/memcachedtest"
 )
@@ -93,5 +96,23 @@ func TestCluster(t *testing.T) {
 	}
 	if _, err := memcachedtest.Version(s.Addr(), time.Second); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestKeys(t *testing.T) {
+	s := memcachedtest.Start(t)
+	c := memcache.New(s.Addr())
+	for _, k := range []string{"ag1:a:b", "with%percent"} {
+		if err := c.Set(&memcache.Item{Key: k, Value: []byte("v")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keys, err := memcachedtest.Keys(s.Addr(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(keys)
+	if !slices.Equal(keys, []string{"ag1:a:b", "with%percent"}) {
+		t.Fatalf("Keys = %q", keys)
 	}
 }
