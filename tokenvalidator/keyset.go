@@ -360,6 +360,15 @@ func (ks *keySet) fetch(ctx context.Context, cancel context.CancelFunc, done cha
 	}
 	closed := ks.closed
 	ks.mu.Unlock()
+	outcome := fetchOK
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrNoUsableKey):
+		outcome = fetchNoUsableKey
+	default:
+		outcome = fetchError
+	}
+	ks.m.fetches[t][outcome].Inc() // before done: whoever waited sees it counted
 	close(done)
 	select {
 	case ks.fetched <- struct{}{}:
@@ -367,22 +376,17 @@ func (ks *keySet) fetch(ctx context.Context, cancel context.CancelFunc, done cha
 	}
 
 	switch {
-	case err == nil:
-		ks.m.fetches[t][fetchOK].Inc()
+	case outcome == fetchOK:
 		if old == nil || !slices.Equal(slices.Sorted(maps.Keys(*old)), slices.Sorted(maps.Keys(idx))) {
 			ks.o.logger.Info("tokenvalidator: JWKS keys updated",
 				zap.String("issuer", ks.issuer), zap.Strings("kids", slices.Sorted(maps.Keys(idx))))
 		}
-	case errors.Is(err, ErrNoUsableKey):
-		ks.m.fetches[t][fetchNoUsableKey].Inc()
-		ks.o.logger.Error("tokenvalidator: JWKS refused; the last good keys keep serving",
+	case outcome == fetchNoUsableKey:
+		ks.o.logger.Error("tokenvalidator: JWKS refused; the last good keys, if any, keep serving",
 			zap.String("issuer", ks.issuer), zap.Error(err))
-	default:
-		ks.m.fetches[t][fetchError].Inc()
-		if !closed {
-			ks.o.logger.Warn("tokenvalidator: JWKS fetch failed; the last good keys keep serving",
-				zap.String("issuer", ks.issuer), zap.String("trigger", triggerNames[t]), zap.Error(err))
-		}
+	case !closed:
+		ks.o.logger.Warn("tokenvalidator: JWKS fetch failed; the last good keys keep serving",
+			zap.String("issuer", ks.issuer), zap.String("trigger", triggerNames[t]), zap.Error(err))
 	}
 }
 
@@ -394,7 +398,7 @@ func (ks *keySet) load(ctx context.Context) (keyIndex, error) {
 	}
 	body, err := getBody(ctx, ks.o.httpClient, url)
 	if err != nil {
-		return nil, fmt.Errorf("tokenvalidator: JWKS: %w: %w", claims.ErrUnavailable, err)
+		return nil, fmt.Errorf("tokenvalidator: fetching the JWKS: %w: %w", claims.ErrUnavailable, err)
 	}
 	set, err := jwk.Parse(body)
 	if err != nil {
@@ -462,7 +466,7 @@ func (ks *keySet) buildIndex(url string, set jwk.Set) (keyIndex, error) {
 		if len(unusable) > 0 {
 			why = strings.Join(unusable, "; ")
 		}
-		return nil, fmt.Errorf("%w: %s: %s", ErrNoUsableKey, url, why)
+		return nil, fmt.Errorf("%w (%s): %s", ErrNoUsableKey, url, why)
 	}
 	return idx, nil
 }
