@@ -97,7 +97,9 @@ func TestReady(t *testing.T) {
 		says        []string
 	}{
 		{"ready", func(*testing.T, *tokenvalidator.JWKSConfig) {}, false, nil, nil},
-		{"discovery down", func(*testing.T, *tokenvalidator.JWKSConfig) { idp.SetFault(idptest.EndpointDiscovery, idptest.FaultError) },
+		{"discovery down", func(*testing.T, *tokenvalidator.JWKSConfig) {
+			idp.SetFault(idptest.EndpointDiscovery, idptest.FaultError)
+		},
 			true, nil, []string{"discovery", "500"}},
 		{"issuer without its trailing slash", func(_ *testing.T, c *tokenvalidator.JWKSConfig) { c.Issuer = idp.URL() },
 			false, tokenvalidator.ErrIssuerMismatch, []string{`"` + idp.Issuer() + `"`, `"` + idp.URL() + `"`, "trailing slash"}},
