@@ -10,18 +10,19 @@ import (
 // BudgetConfig sizes a [Budget]. Zero values are the documented defaults.
 //
 // The defaults keep a tenant inside Auth0's published Authentication API
-// rate limits (auth0.com/docs, "Rate Limit Policy" → "Rate Limit
-// Configurations"): the whole Authentication API of a Free tenant allows
-// 300 requests per minute (burst 300), Essentials, Professional and
-// Self-Service tenants 25 per second, Enterprise tenants 100 per second —
-// shared by every endpoint, logins and refreshes included — and /userinfo
-// itself allows 5 requests per minute with bursts of 10 per user ID. One
-// call per second per instance is a fifth of the smallest tenant-wide limit,
-// leaving room for the logins and for a few instances; the per-user limit
-// is kept by the validators' CacheTTL (one call per token per minute when
-// the answer is cached, in memcached for a fleet). A budget is per process:
-// with N instances, each spends its own. Size Rate as your share of the
-// tenant's limit divided by N.
+// rate limits (https://auth0.com/docs/troubleshoot/customer-support/
+// operational-policies/rate-limit-policy/rate-limit-configurations): a
+// Free tenant's whole Authentication API allows 300 requests per minute
+// (burst 300), a Self-Service, Essentials or Professional tenant's 25 per
+// second, an Enterprise tenant's 100 per second — shared by every endpoint,
+// logins and refreshes included — and /userinfo itself allows 5 requests
+// per minute, with bursts of 10, per user ID. A call per second per
+// instance is a fifth of the smallest tenant-wide limit, leaving room for
+// logins and for a few instances; the per-user limit is kept by the
+// validators' CacheTTL (a token costs one call a minute at most while its
+// answer is cached — in memcached, once for a whole fleet). A budget is per
+// process, so with N instances the tenant sees up to N times Rate: size
+// Rate as your share of the tenant's limit divided by N.
 type BudgetConfig struct {
 	// Rate is the sustained number of calls per second. Default 1.
 	Rate float64

@@ -98,7 +98,7 @@ func NewJWKS(ctx context.Context, cfg JWKSConfig, opts ...Option) (*JWKS, error)
 	o := buildOptions(cfg.FetchTimeout, opts)
 	v := &JWKS{cfg: cfg, allowed: allowed, keys: newKeySet(cfg, allowed, o), o: o}
 	if err := v.keys.start(ctx); err != nil {
-		o.logger.Warn("tokenvalidator: first JWKS fetch failed; will retry on demand", zap.Error(err))
+		o.logger.Warn("tokenvalidator: no keys yet; fetching again after a backoff", zap.String("issuer", cfg.Issuer), zap.Error(err))
 	}
 	return v, nil
 }

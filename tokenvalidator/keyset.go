@@ -50,8 +50,9 @@ type keyIndex map[string]*verifyKey
 // published through an atomic pointer, so validation reads keys without a
 // lock. All fetches — the first, the periodic refresh, those forced by
 // unknown kids or by VerifyIssued — go through one single-flight path, so
-// at most one is in flight. (jwk.Cache was used before: each of its forced
-// Refresh calls queued one more periodic refresh that never stops.)
+// at most one is in flight. (Not jwk.Cache: in jwx v2.1.7 / httprc v1.0.6
+// each forced Refresh queues one more periodic refresh that never stops,
+// so every unknown-kid fetch would add a background fetch for good.)
 //
 // A token with an unknown kid may force one fetch per unknownKeyInterval,
 // and after a failed fetch one per backoff (1s, doubling up to the

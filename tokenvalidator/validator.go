@@ -63,8 +63,9 @@ func WithLogger(l *zap.Logger) Option {
 	return optionFunc(func(o *options) { o.logger = l })
 }
 
-// WithClock sets the clock used for expiry and rate limits. Default:
-// time.Now. (The JWKS's background refresh runs on real timers.)
+// WithClock sets the clock used for expiry, rate limits and backoffs.
+// Default: time.Now. (The JWKS's background refresh waits on real timers,
+// but fetches only when this clock says a fetch is due.)
 func WithClock(now func() time.Time) Option {
 	return optionFunc(func(o *options) { o.now = now })
 }
