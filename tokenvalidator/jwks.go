@@ -81,6 +81,9 @@ type JWKS struct {
 	allowed map[jwa.SignatureAlgorithm]bool
 	keys    *keySet
 	o       options
+	// The key providers of jws.Verify, made once: a pointer to one fits in
+	// an interface without an allocation per token.
+	requested, issued keyProvider
 }
 
 // NewJWKS checks cfg, makes the first fetch of the issuer's keys, waiting
@@ -97,6 +100,7 @@ func NewJWKS(ctx context.Context, cfg JWKSConfig, opts ...Option) (*JWKS, error)
 	}
 	o := buildOptions(cfg.FetchTimeout, opts)
 	v := &JWKS{cfg: cfg, allowed: allowed, keys: newKeySet(cfg, allowed, o), o: o}
+	v.requested, v.issued = keyProvider{v: v}, keyProvider{v: v, issued: true}
 	if err := v.keys.start(ctx); err != nil {
 		o.logger.Warn("tokenvalidator: no keys yet; fetching again after a backoff", zap.String("issuer", cfg.Issuer), zap.Error(err))
 	}
@@ -240,7 +244,11 @@ func (v *JWKS) verify(ctx context.Context, token string, mode verifyMode) (*clai
 	if _, _, _, err := splitCompact(token); err != nil {
 		return nil, invalid(claims.ReasonMalformed, err)
 	}
-	payload, err := jws.Verify([]byte(token), jws.WithKeyProvider(keyProvider{v, mode == verifyIssued}), jws.WithContext(ctx))
+	kp := &v.requested
+	if mode == verifyIssued {
+		kp = &v.issued
+	}
+	payload, err := jws.Verify([]byte(token), jws.WithKeyProvider(kp), jws.WithContext(ctx))
 	if err != nil {
 		return nil, verifyError(err)
 	}
@@ -325,7 +333,7 @@ type keyProvider struct {
 	issued bool // the token comes from the token endpoint (VerifyIssued)
 }
 
-func (kp keyProvider) FetchKeys(ctx context.Context, sink jws.KeySink, sig *jws.Signature, msg *jws.Message) error {
+func (kp *keyProvider) FetchKeys(ctx context.Context, sink jws.KeySink, sig *jws.Signature, msg *jws.Message) error {
 	alg, key, err := kp.v.selectKey(ctx, sig.ProtectedHeaders(), kp.issued, msg.Payload())
 	if err != nil {
 		return providerError{err}
