@@ -8,7 +8,8 @@ import (
 )
 
 // Auto sends JWT-shaped tokens to JWT and anything else to Opaque. Either
-// may be nil, in which case tokens of that shape are malformed.
+// may be nil, in which case tokens of that shape are malformed (or too
+// large, beyond DefaultMaxTokenBytes).
 type Auto struct {
 	JWT    Validator
 	Opaque Validator
@@ -21,6 +22,9 @@ func (a Auto) Validate(ctx context.Context, token string) (Result, error) {
 		v = a.JWT
 	}
 	if v == nil {
+		if len(token) > DefaultMaxTokenBytes {
+			return Result{}, invalid(claims.ReasonTooLarge, nil)
+		}
 		return Result{}, invalid(claims.ReasonMalformed, errors.New("no validator for tokens of this shape"))
 	}
 	return v.Validate(ctx, token)

@@ -27,11 +27,17 @@ type Metadata struct {
 	RevocationEndpoint    string `json:"revocation_endpoint"`
 }
 
+// ErrIssuerMismatch is wrapped by Discover's error when the discovery
+// document names another issuer than the configured one.
+var ErrIssuerMismatch = errors.New("tokenvalidator: the discovery document names another issuer")
+
 // Discover fetches issuer's discovery document
 // (issuer + "/.well-known/openid-configuration"). The document must name the
-// same issuer (OpenID Connect Discovery §4.3) and an absolute jwks_uri, over
-// https when the issuer is https. A nil client means http.DefaultClient
-// with ctx's deadline.
+// same issuer (OpenID Connect Discovery §4.3; else ErrIssuerMismatch, with
+// both spellings) and an absolute jwks_uri, over https when the issuer is
+// https. An unreachable provider or an unreadable document is an error that
+// matches claims.ErrUnavailable. A nil client means http.DefaultClient with
+// ctx's deadline.
 func Discover(ctx context.Context, client *http.Client, issuer string) (*Metadata, error) {
 	if client == nil {
 		client = http.DefaultClient
@@ -42,7 +48,11 @@ func Discover(ctx context.Context, client *http.Client, issuer string) (*Metadat
 		return nil, fmt.Errorf("tokenvalidator: discovery: %w: %w", claims.ErrUnavailable, err)
 	}
 	if md.Issuer != issuer {
-		return nil, fmt.Errorf("tokenvalidator: discovery: document names issuer %q, want %q", md.Issuer, issuer)
+		hint := ""
+		if strings.TrimSuffix(md.Issuer, "/") == strings.TrimSuffix(issuer, "/") {
+			hint = "; they differ only in the trailing slash: configure the document's spelling, which is the iss of the provider's tokens"
+		}
+		return nil, fmt.Errorf("%w: %s names issuer %q, but the configured issuer is %q%s", ErrIssuerMismatch, u, md.Issuer, issuer, hint)
 	}
 	ju, err := url.Parse(md.JWKSURI)
 	if err != nil || !ju.IsAbs() || ju.Host == "" || (ju.Scheme != "https" && ju.Scheme != "http") {
@@ -55,21 +65,37 @@ func Discover(ctx context.Context, client *http.Client, issuer string) (*Metadat
 }
 
 func getJSON(ctx context.Context, client *http.Client, u string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	body, err := getBody(ctx, client, u)
 	if err != nil {
 		return err
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("GET %s: %w", u, err)
+	}
+	return nil
+}
+
+// getBody GETs u, JSON accepted, and returns a 200 answer's body, of at
+// most maxProviderResponse bytes.
+func getBody(ctx context.Context, client *http.Client, u string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := client.Do(req)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", u, resp.Status)
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxProviderResponse+1))
+	switch {
+	case resp.StatusCode != http.StatusOK:
+		return nil, fmt.Errorf("GET %s: %s", u, resp.Status)
+	case err != nil:
+		return nil, fmt.Errorf("GET %s: %w", u, err)
+	case len(body) > maxProviderResponse:
+		return nil, fmt.Errorf("GET %s: the answer is larger than %d bytes", u, maxProviderResponse)
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxProviderResponse)).Decode(v); err != nil {
-		return fmt.Errorf("GET %s: %w", u, err)
-	}
-	return nil
+	return body, nil
 }

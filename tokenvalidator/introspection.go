@@ -36,17 +36,23 @@ type IntrospectionConfig struct {
 	CacheTTL time.Duration
 	// Timeout bounds each call. Default 5s.
 	Timeout time.Duration
-	// MaxTokenBytes bounds the token's length. Default 16 KiB.
+	// MaxTokenBytes bounds the token's length. Default
+	// DefaultMaxTokenBytes (16 KiB).
 	MaxTokenBytes int
 	// Mapping reads the answer's claims into the Principal.
 	Mapping claims.Mapping
+	// Budget caps the calls to the endpoint; share one among the
+	// validators of this issuer. Default: a Budget of this validator's own
+	// with BudgetConfig's defaults.
+	Budget *Budget
 }
 
 // Introspection validates opaque tokens with the provider's RFC 7662
-// endpoint. It is safe for concurrent use.
+// endpoint, within its [Budget]. It is safe for concurrent use.
 type Introspection struct {
-	cfg IntrospectionConfig
-	o   options
+	cfg    IntrospectionConfig
+	o      options
+	caller *caller
 }
 
 // NewIntrospection checks cfg and returns the validator; it does no I/O.
@@ -60,15 +66,17 @@ func NewIntrospection(cfg IntrospectionConfig, opts ...Option) (*Introspection, 
 	cfg.CacheTTL = orDuration(cfg.CacheTTL, time.Minute)
 	cfg.Timeout = orDuration(cfg.Timeout, 5*time.Second)
 	if cfg.MaxTokenBytes == 0 {
-		cfg.MaxTokenBytes = 16 << 10
+		cfg.MaxTokenBytes = DefaultMaxTokenBytes
 	}
 	if cfg.CacheTTL < 0 || cfg.Timeout < 0 || cfg.MaxTokenBytes < 0 {
 		return nil, errors.New("tokenvalidator: negative duration or size in IntrospectionConfig")
 	}
-	return &Introspection{cfg: cfg, o: buildOptions(cfg.Timeout, opts)}, nil
+	o := buildOptions(cfg.Timeout, opts)
+	return &Introspection{cfg: cfg, o: o, caller: newCaller("introspection", cfg.Budget, o)}, nil
 }
 
-// Validate asks the provider whether token is active.
+// Validate asks the provider whether token is active. Beyond the budget it
+// fails at once with a *claims.RetryError.
 func (v *Introspection) Validate(ctx context.Context, token string) (Result, error) {
 	if err := checkOpaque(token, v.cfg.MaxTokenBytes); err != nil {
 		return Result{}, err
@@ -89,7 +97,7 @@ func (v *Introspection) Validate(ctx context.Context, token string) (Result, err
 		req.SetBasicAuth(url.QueryEscape(v.cfg.ClientID), url.QueryEscape(v.cfg.ClientSecret))
 	}
 	var answer json.RawMessage
-	if err := askProvider(v.o.httpClient, req, &answer); err != nil {
+	if err := v.caller.ask(ctx, req, &answer); err != nil {
 		var se *statusError
 		if errors.As(err, &se) {
 			// Even a 401 here is about our own credentials, not the token.

@@ -30,24 +30,37 @@ type JWKSConfig struct {
 	// RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA. "none" is
 	// never allowed; HS256/384/512 only together with SharedSecret.
 	Algorithms []string
+	// RSAKeyAlgorithm is the one algorithm a published RSA key that names
+	// no alg verifies (RFC 8725 §3.1: one algorithm per key): RS256 (the
+	// default), RS384, RS512, PS256, PS384 or PS512. An EC key without alg
+	// verifies its curve's algorithm, an Ed25519 key EdDSA; a key that
+	// names its alg verifies that one only.
+	RSAKeyAlgorithm string
 	// SharedSecret, when set, verifies tokens signed with an HMAC algorithm
 	// listed in Algorithms. HMAC keys are never taken from the JWKS.
 	SharedSecret []byte
 	// Leeway is the clock skew tolerated on exp, nbf and iat. Default 30s.
 	Leeway time.Duration
-	// RequireType demands the RFC 9068 header typ "at+jwt" (or
-	// "application/at+jwt"). Off by default because Auth0's default token
+	// RequireType demands an RFC 9068 access token: the header typ
+	// "at+jwt" (or "application/at+jwt") and the claims RFC 9068 §2.2
+	// requires — iat, jti and client_id beside iss, exp, aud and sub, which
+	// are always required. Off by default because Auth0's default token
 	// dialect sends "JWT". Either way a typ naming another kind of JWT (an
 	// ID token's, a logout token's…) is refused.
 	RequireType bool
-	// MaxTokenBytes bounds the token's length. Default 16 KiB.
+	// MaxTokenBytes bounds the token's length. Default
+	// DefaultMaxTokenBytes (16 KiB).
 	MaxTokenBytes int
 	// RefreshInterval is how often the JWKS is re-fetched in the background.
 	// Default 10 minutes; at least one second.
 	RefreshInterval time.Duration
 	// UnknownKeyInterval is the least time between two fetches forced by a
 	// token whose kid is not in the key set, so that a flood of made-up kids
-	// cannot become a flood of fetches. Default 30s.
+	// cannot become a flood of fetches. After a failed fetch the next one is
+	// allowed sooner: after 1s, doubling up to this interval. Default 30s.
+	// While the limit holds, an unknown kid is answered 503 (retry when the
+	// next fetch is allowed) if the token says it was issued after the key
+	// set was fetched, and 401 otherwise; see [JWKS.Validate].
 	UnknownKeyInterval time.Duration
 	// UnknownKeyWait bounds how long a request with an unknown kid waits for
 	// the fetch in flight. Default 1s.
@@ -68,22 +81,28 @@ type JWKS struct {
 	allowed map[jwa.SignatureAlgorithm]bool
 	keys    *keySet
 	o       options
+	// The key providers of jws.Verify, made once: a pointer to one fits in
+	// an interface without an allocation per token.
+	requested, issued keyProvider
 }
 
-// NewJWKS checks cfg, starts the background refresh of the issuer's keys and
-// makes the first fetch, waiting for it within ctx. A first fetch that fails
-// is not an error: the validator answers ErrUnavailable and fetches again,
-// rate-limited, on later requests — so a service can start while its
-// provider is down. Configuration mistakes are errors.
+// NewJWKS checks cfg, makes the first fetch of the issuer's keys, waiting
+// for it within ctx, and starts their background refresh. A first fetch
+// that fails is not an error: the validator answers ErrUnavailable and
+// fetches again, after a backoff, in the background and on later requests
+// — so a service can start while its provider is down. [JWKS.Ready] says
+// whether keys have been loaded, and if not why. Configuration mistakes
+// are errors.
 func NewJWKS(ctx context.Context, cfg JWKSConfig, opts ...Option) (*JWKS, error) {
 	cfg, allowed, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
 	o := buildOptions(cfg.FetchTimeout, opts)
-	v := &JWKS{cfg: cfg, allowed: allowed, keys: newKeySet(cfg, o), o: o}
+	v := &JWKS{cfg: cfg, allowed: allowed, keys: newKeySet(cfg, allowed, o), o: o}
+	v.requested, v.issued = keyProvider{v: v}, keyProvider{v: v, issued: true}
 	if err := v.keys.start(ctx); err != nil {
-		o.logger.Warn("tokenvalidator: first JWKS fetch failed; will retry on demand", zap.Error(err))
+		o.logger.Warn("tokenvalidator: no keys yet; fetching again after a backoff", zap.String("issuer", cfg.Issuer), zap.Error(err))
 	}
 	return v, nil
 }
@@ -114,6 +133,12 @@ func (cfg JWKSConfig) withDefaults() (JWKSConfig, map[jwa.SignatureAlgorithm]boo
 	if len(allowed) == 0 {
 		return cfg, nil, errors.New("tokenvalidator: JWKSConfig.Algorithms is empty")
 	}
+	if cfg.RSAKeyAlgorithm == "" {
+		cfg.RSAKeyAlgorithm = string(jwa.RS256)
+	}
+	if !slices.Contains(rsaAlgorithms, jwa.SignatureAlgorithm(cfg.RSAKeyAlgorithm)) {
+		return cfg, nil, fmt.Errorf("tokenvalidator: JWKSConfig.RSAKeyAlgorithm %q is not an RSA signature algorithm", cfg.RSAKeyAlgorithm)
+	}
 	if len(cfg.SharedSecret) > 0 && len(cfg.SharedSecret) < 32 {
 		return cfg, nil, errors.New("tokenvalidator: SharedSecret must be at least 32 bytes")
 	}
@@ -123,7 +148,7 @@ func (cfg JWKSConfig) withDefaults() (JWKSConfig, map[jwa.SignatureAlgorithm]boo
 	cfg.UnknownKeyWait = orDuration(cfg.UnknownKeyWait, time.Second)
 	cfg.FetchTimeout = orDuration(cfg.FetchTimeout, 5*time.Second)
 	if cfg.MaxTokenBytes == 0 {
-		cfg.MaxTokenBytes = 16 << 10
+		cfg.MaxTokenBytes = DefaultMaxTokenBytes
 	}
 	if cfg.RefreshInterval < time.Second || cfg.Leeway < 0 || cfg.UnknownKeyInterval < 0 ||
 		cfg.UnknownKeyWait < 0 || cfg.FetchTimeout < 0 || cfg.MaxTokenBytes < 0 {
@@ -145,11 +170,37 @@ func (v *JWKS) Close() error {
 	return nil
 }
 
+// Ready reports whether v can verify tokens: nil once a usable key set has
+// been loaded (and from then on, since the last good keys keep serving when
+// fetches fail). Otherwise it waits within ctx for the fetch in flight, if
+// any, and returns an error that names the problem: discovery failed, the
+// discovery document names another issuer (ErrIssuerMismatch), the JWKS
+// cannot be fetched, or it holds no usable key (ErrNoUsableKey). The error
+// matches claims.ErrUnavailable when the provider could not be reached or
+// answered nonsense, and not when the configuration (here or at the
+// provider) is wrong. Ready does no I/O of its own: while no keys are
+// loaded the background refresh retries after a backoff (1s, doubling up to
+// UnknownKeyInterval). For readiness probes and for failing fast at setup.
+func (v *JWKS) Ready(ctx context.Context) error {
+	return v.keys.ready(ctx)
+}
+
 // Validate verifies token's signature against the issuer's keys and checks
 // its header (alg allowlist, alg pinned to the key, typ, no crit or nested
-// JWT) and claims (iss, aud, exp, nbf, iat, sub).
+// JWT) and claims (iss, aud, exp, nbf, iat, sub; with RequireType also jti
+// and client_id).
+//
+// A kid that is not in the key set forces a fetch when the rate limit
+// allows (see UnknownKeyInterval). When none may start, the answer depends
+// on whether the key set can be current: 503 — a *claims.RetryError whose
+// After is when the next fetch is allowed — when the latest fetch failed,
+// or when the key set was fetched before the token's (unverified) iat, give
+// or take Leeway: a rotation this instance cannot have seen. Otherwise 401
+// with claims.ReasonUnknownKey. A client with a token from a freshly
+// rotated key retries and succeeds; one that invents kids and iats only
+// gets 503s, and no extra fetches.
 func (v *JWKS) Validate(ctx context.Context, token string) (Result, error) {
-	p, err := v.verify(ctx, token, true)
+	p, err := v.verify(ctx, token, verifyValidate)
 	if err != nil {
 		return Result{}, err
 	}
@@ -160,17 +211,44 @@ func (v *JWKS) Validate(ctx context.Context, token string) (Result, error) {
 // endpoint must accept an expired access token whose signature, issuer and
 // audience still hold. Never use it to authorize a request.
 func (v *JWKS) VerifyIgnoringExpiry(ctx context.Context, token string) (*claims.Principal, error) {
-	return v.verify(ctx, token, false)
+	return v.verify(ctx, token, verifyIgnoringExpiry)
 }
 
-func (v *JWKS) verify(ctx context.Context, token string, checkExpiry bool) (*claims.Principal, error) {
+// VerifyIssued verifies a token this service has just received from the
+// provider's token endpoint (a login, a refresh, a code exchange), making
+// every check of VerifyIgnoringExpiry. Only for such tokens: since they come
+// over an authenticated channel, an unknown kid is proof of a key rotation,
+// not an attack, so it forces an immediate key-set fetch whatever the
+// unknown-kid rate limit (still at most one fetch in flight, which it joins)
+// and waits for it within ctx. Once it returns, Validate accepts the token
+// at once. If the provider's JWKS still lacks the key, the error is a
+// *claims.RetryError (the provider is out of step; the user is not at
+// fault). Never pass it a token a client presented.
+func (v *JWKS) VerifyIssued(ctx context.Context, token string) (*claims.Principal, error) {
+	return v.verify(ctx, token, verifyIssued)
+}
+
+// verifyMode says which of the JWKS's entry points is verifying.
+type verifyMode uint8
+
+const (
+	verifyValidate       verifyMode = iota // Validate: every check
+	verifyIgnoringExpiry                   // VerifyIgnoringExpiry: all but exp
+	verifyIssued                           // VerifyIssued: all but exp; unknown kids fetch at once
+)
+
+func (v *JWKS) verify(ctx context.Context, token string, mode verifyMode) (*claims.Principal, error) {
 	if len(token) > v.cfg.MaxTokenBytes {
 		return nil, invalid(claims.ReasonTooLarge, nil)
 	}
 	if _, _, _, err := splitCompact(token); err != nil {
 		return nil, invalid(claims.ReasonMalformed, err)
 	}
-	payload, err := jws.Verify([]byte(token), jws.WithKeyProvider(keyProvider{v}), jws.WithContext(ctx))
+	kp := &v.requested
+	if mode == verifyIssued {
+		kp = &v.issued
+	}
+	payload, err := jws.Verify([]byte(token), jws.WithKeyProvider(kp), jws.WithContext(ctx))
 	if err != nil {
 		return nil, verifyError(err)
 	}
@@ -178,8 +256,13 @@ func (v *JWKS) verify(ctx context.Context, token string, checkExpiry bool) (*cla
 	if err != nil {
 		return nil, fmt.Errorf("tokenvalidator: %w", err)
 	}
-	if err := v.checkClaims(p, checkExpiry); err != nil {
+	if err := v.checkClaims(p, mode == verifyValidate); err != nil {
 		return nil, err
+	}
+	if v.cfg.RequireType {
+		if err := requireRFC9068(p, payload); err != nil {
+			return nil, err
+		}
 	}
 	return p, nil
 }
@@ -225,13 +308,33 @@ func (v *JWKS) checkClaims(p *claims.Principal, checkExpiry bool) error {
 	return nil
 }
 
+// requireRFC9068 checks the claims RFC 9068 §2.2 requires of a JWT access
+// token beyond those every token must have (iss, exp, aud, sub).
+func requireRFC9068(p *claims.Principal, payload []byte) error {
+	var missing string
+	switch {
+	case p.IssuedAt.IsZero():
+		missing = "iat"
+	case p.TokenID == "":
+		missing = "jti"
+	case !hasClaim(payload, "client_id"): // azp alone is not enough
+		missing = "client_id"
+	default:
+		return nil
+	}
+	return invalid(claims.ReasonMalformed, fmt.Errorf("no %s claim (RFC 9068 §2.2 requires it of an at+jwt token)", missing))
+}
+
 // keyProvider checks a JWS's protected header and hands jws the one key that
 // may verify it. Doing the checks here, rather than with jwt.WithKeySet,
 // closes jwx's gap of not comparing the header alg with the key's.
-type keyProvider struct{ v *JWKS }
+type keyProvider struct {
+	v      *JWKS
+	issued bool // the token comes from the token endpoint (VerifyIssued)
+}
 
-func (kp keyProvider) FetchKeys(ctx context.Context, sink jws.KeySink, sig *jws.Signature, _ *jws.Message) error {
-	alg, key, err := kp.v.selectKey(ctx, sig.ProtectedHeaders())
+func (kp *keyProvider) FetchKeys(ctx context.Context, sink jws.KeySink, sig *jws.Signature, msg *jws.Message) error {
+	alg, key, err := kp.v.selectKey(ctx, sig.ProtectedHeaders(), kp.issued, msg.Payload())
 	if err != nil {
 		return providerError{err}
 	}
@@ -240,8 +343,9 @@ func (kp keyProvider) FetchKeys(ctx context.Context, sink jws.KeySink, sig *jws.
 }
 
 // selectKey checks the protected header and returns the algorithm and the one
-// key that may verify the signature.
-func (v *JWKS) selectKey(ctx context.Context, h jws.Headers) (jwa.SignatureAlgorithm, any, error) {
+// key that may verify the signature. payload (unverified) is read only when
+// the kid is unknown.
+func (v *JWKS) selectKey(ctx context.Context, h jws.Headers, issued bool, payload []byte) (jwa.SignatureAlgorithm, any, error) {
 	alg := h.Algorithm()
 	switch {
 	case !v.allowed[alg]:
@@ -262,11 +366,11 @@ func (v *JWKS) selectKey(ctx context.Context, h jws.Headers) (jwa.SignatureAlgor
 	if h.KeyID() == "" {
 		return "", nil, invalid(claims.ReasonUnknownKey, errors.New("no kid header"))
 	}
-	key, err := v.keys.key(ctx, h.KeyID())
+	key, err := v.keys.key(ctx, h.KeyID(), issued, payload)
 	if err != nil {
 		return "", nil, err
 	}
-	if !key.accepts(alg) {
+	if alg != key.alg {
 		return "", nil, invalid(claims.ReasonAlgorithm, errors.New("alg is not the key's"))
 	}
 	return alg, key.raw, nil

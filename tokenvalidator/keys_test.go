@@ -40,8 +40,13 @@ func TestLeeway(t *testing.T) {
 	}
 }
 
+// TestRequireType: with RequireType, a token must be an RFC 9068 access
+// token: typ at+jwt and the claims of §2.2.
 func TestRequireType(t *testing.T) {
-	idp, v := newJWKS(t, func(c *tokenvalidator.JWKSConfig) { c.RequireType = true })
+	cfg := idptest.Demo()
+	cfg.AccessTokenType = "at+jwt" // RFC 9068 tokens: client_id beside azp
+	idp := idptest.Start(t, cfg)
+	v := newValidator(t, idp, func(c *tokenvalidator.JWKSConfig) { c.RequireType = true })
 	good := aliceClaims(t, idp)
 	for typ, accept := range map[string]bool{"at+jwt": true, "application/at+jwt": true, "AT+JWT": true, "JWT": false} {
 		_, err := v.Validate(context.Background(), mint(t, idp, good, idptest.WithHeader("typ", typ)))
@@ -49,8 +54,33 @@ func TestRequireType(t *testing.T) {
 			t.Errorf("typ %q: err = %v", typ, err)
 		}
 	}
-	_, err := v.Validate(context.Background(), mint(t, idp, good, idptest.WithHeader("typ", nil)))
-	wantReason(t, err, claims.ReasonType)
+	for _, tc := range []struct {
+		name   string
+		token  string
+		reason claims.Reason
+	}{
+		{"no typ", mint(t, idp, good, idptest.WithHeader("typ", nil)), claims.ReasonType},
+		{"no iat", mint(t, idp, with(good, "iat", nil)), claims.ReasonMalformed},
+		{"no jti", mint(t, idp, with(good, "jti", nil)), claims.ReasonMalformed},
+		{"empty jti", mint(t, idp, with(good, "jti", "")), claims.ReasonMalformed},
+		{"no client_id, azp only", mint(t, idp, with(good, "client_id", nil)), claims.ReasonMalformed},
+		{"CLIENT_ID is not client_id", mint(t, idp, with(good, "client_id", nil, "CLIENT_ID", "venue-app")), claims.ReasonMalformed},
+		{"no sub", mint(t, idp, with(good, "sub", nil)), claims.ReasonMalformed},
+		{"no exp", mint(t, idp, with(good, "exp", nil)), claims.ReasonMalformed},
+		{"no aud", mint(t, idp, with(good, "aud", nil)), claims.ReasonAudience},
+		{"no iss", mint(t, idp, with(good, "iss", nil)), claims.ReasonIssuer},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := v.Validate(context.Background(), tc.token)
+			wantReason(t, err, tc.reason)
+		})
+	}
+	// Without RequireType the same claims are optional (Auth0's default
+	// dialect has no client_id).
+	lax := newValidator(t, idp)
+	if _, err := lax.Validate(context.Background(), mint(t, idp, with(good, "client_id", nil, "jti", nil))); err != nil {
+		t.Errorf("without RequireType: %v", err)
+	}
 }
 
 func TestSharedSecret(t *testing.T) {
@@ -122,14 +152,16 @@ func TestRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	idp.Advance(2 * time.Minute) // past the unknown-kid interval
+	// An unknown kid forces a refetch, which drops the retired key. (The
+	// probe's own answer is 503: it claims to be newer than the key set.)
 	probe := mint(t, idp, aliceClaims(t, idp), idptest.WithUnpublishedKey())
-	_, err = v.Validate(ctx, probe) // an unknown kid: refetch, which drops the retired key
-	wantReason(t, err, claims.ReasonUnknownKey)
+	_, err = v.Validate(ctx, probe)
+	wantRetry(t, err)
 	_, err = v.Validate(ctx, mint(t, idp, aliceClaims(t, idp), idptest.WithKeyID(newKID)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = v.Validate(ctx, oldTok)
+	_, err = v.Validate(ctx, oldTok) // issued two minutes before the key set was fetched
 	wantReason(t, err, claims.ReasonUnknownKey)
 }
 
@@ -169,31 +201,48 @@ func TestJWKSDown(t *testing.T) {
 }
 
 // TestRandomKIDFlood: 500 concurrent tokens with made-up kids cause at most
-// one JWKS fetch per interval, and none waits for a later slot.
+// one JWKS fetch per interval, and none waits for a later slot. Those that
+// claim to be older than the key set are 401; those that claim to be newer
+// earn only 503s, with no more fetches.
 func TestRandomKIDFlood(t *testing.T) {
 	idp, v := newJWKS(t)
+	idp.SetNow(time.Now())
 	before := idp.Calls(idptest.EndpointJWKS)
 	var wg sync.WaitGroup
-	errs := make(chan error, 500)
+	type answer struct {
+		fresh bool
+		err   error
+	}
+	answers := make(chan answer, 500)
 	start := time.Now()
 	attacker, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := aliceClaims(t, idp)
+	old := with(c, "iat", idp.Now().Add(-time.Hour).Unix())
 	for i := range 500 {
-		tok := mint(t, idp, c, idptest.WithSigner("RS256", attacker), idptest.WithHeader("kid", fmt.Sprintf("random-%d", i)))
+		fresh := i%2 == 0
+		claimsOf := old
+		if fresh {
+			claimsOf = c
+		}
+		tok := mint(t, idp, claimsOf, idptest.WithSigner("RS256", attacker), idptest.WithHeader("kid", fmt.Sprintf("random-%d", i)))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			_, err := v.Validate(context.Background(), tok)
-			errs <- err
+			answers <- answer{fresh, err}
 		}()
 	}
 	wg.Wait()
-	close(errs)
-	for err := range errs {
-		wantReason(t, err, claims.ReasonUnknownKey)
+	close(answers)
+	for a := range answers {
+		if a.fresh {
+			wantRetry(t, a.err)
+		} else {
+			wantReason(t, a.err, claims.ReasonUnknownKey)
+		}
 	}
 	if got := idp.Calls(idptest.EndpointJWKS) - before; got > 1 {
 		t.Errorf("%d JWKS fetches for 500 random kids in one interval, want at most 1", got)
@@ -202,7 +251,7 @@ func TestRandomKIDFlood(t *testing.T) {
 		t.Errorf("500 requests took %v", d)
 	}
 	idp.Advance(31 * time.Second)
-	_, err = v.Validate(context.Background(), mint(t, idp, aliceClaims(t, idp), idptest.WithUnpublishedKey()))
+	_, err = v.Validate(context.Background(), mint(t, idp, with(c, "iat", idp.Now().Add(-time.Hour).Unix()), idptest.WithUnpublishedKey()))
 	wantReason(t, err, claims.ReasonUnknownKey)
 	if got := idp.Calls(idptest.EndpointJWKS) - before; got > 2 {
 		t.Errorf("%d fetches after the next interval, want at most 2", got)
@@ -210,32 +259,44 @@ func TestRandomKIDFlood(t *testing.T) {
 }
 
 // TestFirstFetchFails: a validator that started while the JWKS was down
-// fetches again on a later request (rate-limited), not 15 minutes later.
+// fetches again after a backoff of a second, doubling while fetches fail —
+// not after the whole unknown-kid interval, nor 10 minutes later.
 func TestFirstFetchFails(t *testing.T) {
 	idp := idptest.Start(t, idptest.Demo())
+	idp.SetNow(time.Now())
 	idp.SetFault(idptest.EndpointJWKS, idptest.FaultError)
 	v := newValidator(t, idp)
 	tok := mint(t, idp, aliceClaims(t, idp))
-	_, err := v.Validate(context.Background(), tok)
-	if !errors.Is(err, claims.ErrUnavailable) {
-		t.Fatalf("no keys yet: %v, want unavailable", err)
-	}
-	// That first request retried (the startup fetch does not count against
-	// the limit); now the limit holds until the interval has passed.
-	idp.SetFault(idptest.EndpointJWKS, idptest.FaultNone)
 	fetches := idp.Calls(idptest.EndpointJWKS)
-	if _, err := v.Validate(context.Background(), tok); !errors.Is(err, claims.ErrUnavailable) {
-		t.Fatalf("within the interval: %v, want unavailable without a fetch", err)
-	}
-	if idp.Calls(idptest.EndpointJWKS) != fetches {
-		t.Fatal("fetched again within the rate limit")
-	}
-	idp.Advance(31 * time.Second)
-	if _, err := v.Validate(context.Background(), tok); err != nil {
-		t.Fatalf("after the interval: %v", err)
-	}
-	if idp.Calls(idptest.EndpointJWKS) != fetches+1 {
-		t.Errorf("fetches = %d, want %d", idp.Calls(idptest.EndpointJWKS), fetches+1)
+	for i, step := range []struct {
+		advance time.Duration // before the request
+		heal    bool          // the JWKS answers again
+		fetch   bool          // the request may fetch
+		after   time.Duration // the 503's wait; 0 = accepted
+	}{
+		{0, false, false, time.Second},
+		{time.Second, false, true, 2 * time.Second},
+		{time.Second, true, false, time.Second},
+		{time.Second, false, true, 0},
+	} {
+		idp.Advance(step.advance)
+		if step.heal {
+			idp.SetFault(idptest.EndpointJWKS, idptest.FaultNone)
+		}
+		_, err := v.Validate(context.Background(), tok)
+		if step.after == 0 {
+			if err != nil {
+				t.Fatalf("step %d: %v", i, err)
+			}
+		} else if got := wantRetry(t, err); got != step.after {
+			t.Errorf("step %d: retry after %v, want %v", i, got, step.after)
+		}
+		if step.fetch {
+			fetches++
+		}
+		if got := idp.Calls(idptest.EndpointJWKS); got != fetches {
+			t.Fatalf("step %d: %d JWKS fetches, want %d", i, got, fetches)
+		}
 	}
 }
 

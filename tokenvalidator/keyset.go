@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,123 +25,283 @@ import (
 // minRSABits is the smallest RSA modulus a published key may have.
 const minRSABits = 2048
 
-// verifyKey is one usable public key of an issuer, ready for jws.
+// ErrNoUsableKey is wrapped by the error of a key-set fetch (and so of
+// [JWKS.Ready]) that found no key able to verify a token: no public
+// signature key of a supported type and size whose algorithm is allowed.
+// Unlike an unreachable provider it does not match claims.ErrUnavailable:
+// it is a configuration problem, here or at the provider.
+var ErrNoUsableKey = errors.New("tokenvalidator: the JWKS holds no usable signing key")
+
+var rsaAlgorithms = []jwa.SignatureAlgorithm{jwa.RS256, jwa.RS384, jwa.RS512, jwa.PS256, jwa.PS384, jwa.PS512}
+
+// verifyKey is one published public key, ready for jws.
 type verifyKey struct {
-	// alg is the JWK's own "alg", or "" when it names none; then any
-	// algorithm of the key's family may be used (if allowed).
-	alg    jwa.SignatureAlgorithm
-	family []jwa.SignatureAlgorithm // what the key's type and curve can verify
-	raw    any                      // *rsa.PublicKey, *ecdsa.PublicKey or ed25519.PublicKey
+	// alg is the one algorithm the key verifies (RFC 8725 §3.1): the JWK's
+	// own "alg", or for a key that names none, JWKSConfig.RSAKeyAlgorithm
+	// for RSA, the curve's for EC, EdDSA for OKP.
+	alg jwa.SignatureAlgorithm
+	raw any // *rsa.PublicKey, *ecdsa.PublicKey or ed25519.PublicKey
 }
 
-// accepts reports whether the key may verify a signature made with alg: one
-// algorithm per key (RFC 8725 §3.1), the JWK's own when it names one.
-func (k *verifyKey) accepts(alg jwa.SignatureAlgorithm) bool {
-	if k.alg != "" {
-		return alg == k.alg
-	}
-	return slices.Contains(k.family, alg)
-}
-
-// keyIndex is an immutable snapshot of the usable keys of one JWKS.
+// keyIndex is an immutable snapshot of the keys of one JWKS.
 type keyIndex map[string]*verifyKey
 
-// keySet holds an issuer's keys. jwk.Cache fetches and refreshes the JWKS in
-// the background; every good fetch becomes a keyIndex published through an
-// atomic pointer, so validation reads keys without a lock and never waits on
-// the cache (whose Get blocks while a fetch is in flight). A token with an
-// unknown kid may force one fetch per unknownKeyInterval; requests wait for
-// that one fetch at most unknownKeyWait, never for the next allowed slot.
+// keySet holds an issuer's keys. Every good fetch becomes a keyIndex
+// published through an atomic pointer, so validation reads keys without a
+// lock. All fetches — the first, the periodic refresh, those forced by
+// unknown kids or by VerifyIssued — go through one single-flight path, so
+// at most one is in flight. (Not jwk.Cache: in jwx v2.1.7 / httprc v1.0.6
+// each forced Refresh queues one more periodic refresh that never stops,
+// so every unknown-kid fetch would add a background fetch for good.)
+//
+// A token with an unknown kid may force one fetch per unknownKeyInterval,
+// and after a failed fetch one per backoff (1s, doubling up to the
+// interval); requests wait for that one fetch at most unknownKeyWait,
+// never for the next allowed slot.
 type keySet struct {
 	issuer             string
 	explicitURL        string
+	rsaAlg             jwa.SignatureAlgorithm
+	allowed            map[jwa.SignatureAlgorithm]bool
 	refreshInterval    time.Duration
 	fetchTimeout       time.Duration
 	unknownKeyInterval time.Duration
 	unknownKeyWait     time.Duration
+	leeway             time.Duration
 	o                  options
+	m                  *keySetInstruments
 
-	cache     *jwk.Cache
-	stopCache context.CancelFunc
-	index     atomic.Pointer[keyIndex]
-	wg        sync.WaitGroup // counts the fetch goroutine in flight
+	index   atomic.Pointer[keyIndex]
+	stop    chan struct{}  // closed by close: ends the refresh loop
+	fetched chan struct{}  // signalled (without blocking) when a fetch ends
+	wg      sync.WaitGroup // counts the refresh loop and the fetch in flight
 
-	mu          sync.Mutex    // guards the fields below; never held across I/O
-	url         string        // the registered JWKS URL; "" until discovery succeeds
-	fetching    chan struct{} // closed when the fetch in flight ends; nil when none
-	cancelFetch context.CancelFunc
-	lastForced  time.Time // when the last forced fetch started
-	lastErr     error     // why the latest fetch failed; nil after a success
-	closed      bool
+	mu           sync.Mutex    // guards the fields below; never held across I/O
+	url          string        // the JWKS URL; "" until discovery succeeds
+	fetching     chan struct{} // closed when the fetch in flight ends; nil when none
+	fetchStarted time.Time     // when the fetch in flight started
+	cancelFetch  context.CancelFunc
+	nextUnknown  time.Time // the earliest start of a fetch an unknown kid may force
+	lastEnded    time.Time // when the latest fetch ended
+	failures     int       // consecutive failed fetches
+	asOf         time.Time // when the fetch of the published keys started; zero before the first success
+	lastErr      error     // why the latest fetch failed; nil after a success
+	closed       bool
 }
 
-func newKeySet(cfg JWKSConfig, o options) *keySet {
-	ctx, cancel := context.WithCancel(context.Background())
+func newKeySet(cfg JWKSConfig, allowed map[jwa.SignatureAlgorithm]bool, o options) *keySet {
 	ks := &keySet{
 		issuer:             cfg.Issuer,
 		explicitURL:        cfg.JWKSURL,
+		rsaAlg:             jwa.SignatureAlgorithm(cfg.RSAKeyAlgorithm),
+		allowed:            allowed,
 		refreshInterval:    cfg.RefreshInterval,
 		fetchTimeout:       cfg.FetchTimeout,
 		unknownKeyInterval: cfg.UnknownKeyInterval,
 		unknownKeyWait:     cfg.UnknownKeyWait,
+		leeway:             cfg.Leeway,
 		o:                  o,
-		stopCache:          cancel,
+		m:                  newKeySetInstruments(o.reg),
+		stop:               make(chan struct{}),
+		fetched:            make(chan struct{}, 1),
 		lastErr:            errors.New("not fetched yet"),
 	}
-	ks.cache = jwk.NewCache(ctx,
-		jwk.WithRefreshWindow(cfg.RefreshInterval),
-		jwk.WithErrSink(errSink(ks.backgroundFailed)))
+	ks.m.ages.add(ks)
 	return ks
 }
 
-// errSink adapts a function to jwk's ErrSink.
-type errSink func(error)
-
-func (f errSink) Error(err error) { f(err) }
-
-// start forces the first fetch and waits for it within ctx. A failure leaves
-// the key set usable: later requests retry, rate-limited.
+// start makes the first fetch and starts the refresh loop, waiting for the
+// fetch within ctx. A failure leaves the key set usable: the loop retries
+// after a backoff, and requests may too.
 func (ks *keySet) start(ctx context.Context) error {
+	done, _ := ks.fetchFor(triggerStart)
+	ks.wg.Add(1)
+	go ks.refreshLoop()
 	select {
-	case <-ks.forceFetch(true):
+	case <-done:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	return ks.err()
+}
+
+// refreshLoop fetches the keys refreshInterval after the latest fetch
+// ended, or after a backoff while fetches fail. Its timers are real, but
+// whether a fetch is due is read from the injected clock, so that a test
+// with a frozen clock sees no background fetch.
+func (ks *keySet) refreshLoop() {
+	defer ks.wg.Done()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		wait, idle := ks.refreshWait()
+		if idle && wait <= 0 {
+			ks.fetchFor(triggerRefresh)
+			continue
+		}
+		var tick <-chan time.Time
+		if idle {
+			timer.Reset(wait)
+			tick = timer.C
+		}
+		select {
+		case <-tick:
+		case <-ks.fetched: // a fetch ended: the next one is due at another time
+		case <-ks.stop:
+			return
+		}
+	}
+}
+
+// refreshWait returns how long until the next background fetch is due, and
+// false while a fetch is in flight.
+func (ks *keySet) refreshWait() (time.Duration, bool) {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	if ks.fetching != nil || ks.closed {
+		return 0, false
+	}
+	delay := ks.refreshInterval
+	if ks.failures > 0 {
+		delay = ks.backoff(ks.failures)
+	}
+	return ks.lastEnded.Add(delay).Sub(ks.o.now()), true
+}
+
+// backoff is the wait after n consecutive failed fetches: 1s, doubling up
+// to the unknown-kid interval (but never under a second).
+func (ks *keySet) backoff(n int) time.Duration {
+	limit := max(ks.unknownKeyInterval, time.Second)
+	if n > 20 {
+		return limit
+	}
+	return min(time.Second<<(n-1), limit)
+}
+
+func (ks *keySet) err() error {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
 	return ks.lastErr
 }
 
-// key returns the key published under kid. For an unknown kid it joins the
-// fetch in flight, or starts one if the rate limit allows, and waits for it
-// at most unknownKeyWait. The error is ErrUnavailable when the key set cannot
-// be trusted to be current (the latest fetch failed), otherwise
-// ReasonUnknownKey.
-func (ks *keySet) key(ctx context.Context, kid string) (*verifyKey, error) {
-	if k := ks.lookup(kid); k != nil {
-		return k, nil
+// age returns how long ago the published keys were fetched, and false when
+// none were ever fetched.
+func (ks *keySet) age() (time.Duration, bool) {
+	ks.mu.Lock()
+	asOf := ks.asOf
+	ks.mu.Unlock()
+	if asOf.IsZero() {
+		return 0, false
 	}
-	if done := ks.forceFetch(false); done != nil {
-		timer := time.NewTimer(ks.unknownKeyWait)
-		defer timer.Stop()
+	return ks.o.now().Sub(asOf), true
+}
+
+// ready is nil once keys are published; otherwise it waits for the fetch in
+// flight, if any, within ctx and says why there are none.
+func (ks *keySet) ready(ctx context.Context) error {
+	if ks.index.Load() != nil {
+		return nil
+	}
+	ks.mu.Lock()
+	done := ks.fetching
+	ks.mu.Unlock()
+	if done != nil {
 		select {
 		case <-done:
 		case <-ctx.Done():
-			return nil, unavailable("waiting for the JWKS", ctx.Err())
-		case <-timer.C:
-			return nil, unavailable("waiting for the JWKS", errors.New("fetch still in flight"))
+			return fmt.Errorf("tokenvalidator: waiting for the key set of issuer %q: %w", ks.issuer, ctx.Err())
+		}
+	}
+	if ks.index.Load() != nil {
+		return nil
+	}
+	return fmt.Errorf("tokenvalidator: no key set for issuer %q: %w", ks.issuer, ks.err())
+}
+
+// key returns the key published under kid. For an unknown kid it joins the
+// fetch in flight or starts one — when the rate limit allows, or always for
+// a token fresh from the token endpoint (issued) — and waits for it (at
+// most unknownKeyWait unless issued). When the kid is still unknown,
+// unknownKid decides the answer; payload is the token's unverified claims.
+func (ks *keySet) key(ctx context.Context, kid string, issued bool, payload []byte) (*verifyKey, error) {
+	if k := ks.lookup(kid); k != nil {
+		return k, nil
+	}
+	trigger := triggerUnknownKid
+	if issued {
+		trigger = triggerIssued
+	}
+	called := ks.o.now()
+	for range 2 {
+		done, started := ks.fetchFor(trigger)
+		if done == nil {
+			break
+		}
+		if err := ks.wait(ctx, done, issued); err != nil {
+			ks.m.unknown[unknownUnavailable].Inc()
+			return nil, err
 		}
 		if k := ks.lookup(kid); k != nil {
+			ks.m.unknown[unknownFound].Inc()
 			return k, nil
 		}
+		// An issued token gets one more fetch when the one it joined
+		// began before it arrived and so may predate the rotation.
+		if !issued || !started.Before(called) {
+			break
+		}
 	}
+	return nil, ks.unknownKid(issued, payload)
+}
+
+// wait waits for the fetch done: at most unknownKeyWait, or, for an issued
+// token, as long as the fetch takes (FetchTimeout bounds it).
+func (ks *keySet) wait(ctx context.Context, done <-chan struct{}, issued bool) error {
+	var timeout <-chan time.Time
+	if !issued {
+		timer := time.NewTimer(ks.unknownKeyWait)
+		defer timer.Stop()
+		timeout = timer.C
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return unavailable("waiting for the JWKS", ctx.Err())
+	case <-timeout:
+		return retry("waiting for the JWKS", time.Second, errors.New("the key-set fetch is still in flight"))
+	}
+}
+
+// unknownKid answers a token whose kid is not in the key set and for which
+// no fetch may start now. It is 503 (a *claims.RetryError whose After is
+// when the next fetch is allowed) when the key set cannot be trusted to be
+// current — the latest fetch failed — or when it was fetched before the
+// token says it was issued (iat, unverified, with Leeway for clock skew):
+// a rotation this instance cannot have seen yet. Otherwise the kid is
+// unknown for good: 401. An attacker who picks iat earns only 503s, and no
+// extra fetch.
+func (ks *keySet) unknownKid(issued bool, payload []byte) error {
 	ks.mu.Lock()
-	err := ks.lastErr
+	lastErr, asOf, next := ks.lastErr, ks.asOf, ks.nextUnknown
 	ks.mu.Unlock()
-	if err != nil {
-		return nil, unavailable("JWKS", err)
+	after := next.Sub(ks.o.now())
+	switch {
+	case lastErr != nil:
+		ks.m.unknown[unknownUnavailable].Inc()
+		return retry("JWKS", after, lastErr)
+	case issued:
+		// The provider's token endpoint issued it (an authenticated
+		// channel): its JWKS lags behind, say behind a cache. Not the
+		// token's fault, and not the user's.
+		ks.m.unknown[unknownRetry].Inc()
+		return retry("JWKS", after, errors.New("the provider's JWKS does not publish the key of a token it has just issued"))
+	case issuedAfter(payload, asOf.Add(-ks.leeway-time.Second)):
+		ks.m.unknown[unknownRetry].Inc()
+		return retry("JWKS", after, errors.New("unknown kid in a token issued after the key set was fetched: the provider may have rotated its keys"))
 	}
-	return nil, invalid(claims.ReasonUnknownKey, errors.New("no published key has the token's kid"))
+	ks.m.unknown[unknownRefused].Inc()
+	return invalid(claims.ReasonUnknownKey, errors.New("no published key has the token's kid"))
 }
 
 func (ks *keySet) lookup(kid string) *verifyKey {
@@ -150,58 +311,105 @@ func (ks *keySet) lookup(kid string) *verifyKey {
 	return nil
 }
 
-// forceFetch returns a channel closed when the fetch in flight ends, starting
-// a fetch when none is in flight and the rate limit (or force) allows. It
-// returns nil when no fetch runs and none may start.
-func (ks *keySet) forceFetch(force bool) <-chan struct{} {
+// fetchFor returns a channel closed when the fetch in flight ends and when
+// that fetch started, starting a fetch when none is in flight — for an
+// unknown kid only when the rate limit allows. It returns nil when no fetch
+// runs and none may start.
+func (ks *keySet) fetchFor(t fetchTrigger) (<-chan struct{}, time.Time) {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
 	if ks.closed {
-		return nil
+		return nil, time.Time{}
 	}
 	if ks.fetching != nil {
-		return ks.fetching
+		return ks.fetching, ks.fetchStarted
 	}
-	if !force {
-		// Only fetches that unknown kids force count against the limit:
+	now := ks.o.now()
+	if t == triggerUnknownKid {
+		// Only the fetches unknown kids force count against the limit:
 		// the first fetch must not delay a key rotated just after start.
-		now := ks.o.now()
-		if now.Sub(ks.lastForced) < ks.unknownKeyInterval {
-			return nil
+		if now.Before(ks.nextUnknown) {
+			return nil, time.Time{}
 		}
-		ks.lastForced = now
+		ks.nextUnknown = now.Add(ks.unknownKeyInterval)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), ks.fetchTimeout)
 	done := make(chan struct{})
-	ks.fetching, ks.cancelFetch = done, cancel
+	ks.fetching, ks.fetchStarted, ks.cancelFetch = done, now, cancel
 	ks.wg.Add(1)
-	go ks.fetch(ctx, cancel, done)
-	return done
+	go ks.fetch(ctx, cancel, done, t, now)
+	return done, now
 }
 
-// fetch runs on its own context, so that no caller's cancellation fails the
-// fetch the others wait for.
-func (ks *keySet) fetch(ctx context.Context, cancel context.CancelFunc, done chan struct{}) {
+// fetch loads the key set and publishes it. It runs on its own context, so
+// that no caller's cancellation fails the fetch the others wait for.
+func (ks *keySet) fetch(ctx context.Context, cancel context.CancelFunc, done chan struct{}, t fetchTrigger, started time.Time) {
 	defer ks.wg.Done()
 	defer cancel()
-	url, err := ks.jwksURL(ctx)
-	if err == nil {
-		_, err = ks.cache.Refresh(ctx, url)
-	}
+	idx, err := ks.load(ctx)
 	ks.mu.Lock()
 	ks.fetching, ks.cancelFetch = nil, nil
-	if err != nil {
+	ks.lastEnded = ks.o.now()
+	var old *keyIndex
+	if err == nil {
+		old = ks.index.Swap(&idx)
+		ks.asOf, ks.failures, ks.lastErr = started, 0, nil
+	} else {
+		ks.failures++
 		ks.lastErr = err
+		ks.nextUnknown = ks.lastEnded.Add(ks.backoff(ks.failures))
 	}
+	closed := ks.closed
 	ks.mu.Unlock()
-	if err != nil {
-		ks.o.logger.Warn("tokenvalidator: JWKS fetch failed", zap.String("issuer", ks.issuer), zap.Error(err))
+	outcome := fetchOK
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrNoUsableKey):
+		outcome = fetchNoUsableKey
+	default:
+		outcome = fetchError
 	}
+	ks.m.fetches[t][outcome].Inc() // before done: whoever waited sees it counted
 	close(done)
+	select {
+	case ks.fetched <- struct{}{}:
+	default:
+	}
+
+	switch {
+	case outcome == fetchOK:
+		if old == nil || !slices.Equal(slices.Sorted(maps.Keys(*old)), slices.Sorted(maps.Keys(idx))) {
+			ks.o.logger.Info("tokenvalidator: JWKS keys updated",
+				zap.String("issuer", ks.issuer), zap.Strings("kids", slices.Sorted(maps.Keys(idx))))
+		}
+	case outcome == fetchNoUsableKey:
+		ks.o.logger.Error("tokenvalidator: JWKS refused; the last good keys, if any, keep serving",
+			zap.String("issuer", ks.issuer), zap.Error(err))
+	case !closed:
+		ks.o.logger.Warn("tokenvalidator: JWKS fetch failed; the last good keys keep serving",
+			zap.String("issuer", ks.issuer), zap.String("trigger", triggerNames[t]), zap.Error(err))
+	}
 }
 
-// jwksURL returns the registered JWKS URL, discovering and registering it on
-// first use. Only the fetch goroutine calls it, one at a time.
+// load fetches and indexes the key set, discovering its URL on first use.
+func (ks *keySet) load(ctx context.Context) (keyIndex, error) {
+	url, err := ks.jwksURL(ctx)
+	if err != nil {
+		return nil, err
+	}
+	body, err := getBody(ctx, ks.o.httpClient, url)
+	if err != nil {
+		return nil, fmt.Errorf("tokenvalidator: fetching the JWKS: %w: %w", claims.ErrUnavailable, err)
+	}
+	set, err := jwk.Parse(body)
+	if err != nil {
+		return nil, fmt.Errorf("tokenvalidator: JWKS at %s: %w: %w", url, claims.ErrUnavailable, err)
+	}
+	return ks.buildIndex(url, set)
+}
+
+// jwksURL returns the JWKS URL, discovering it on first use. Only the fetch
+// goroutine calls it, one at a time.
 func (ks *keySet) jwksURL(ctx context.Context) (string, error) {
 	ks.mu.Lock()
 	url := ks.url
@@ -217,52 +425,22 @@ func (ks *keySet) jwksURL(ctx context.Context) (string, error) {
 		}
 		url = md.JWKSURI
 	}
-	err := ks.cache.Register(url,
-		jwk.WithHTTPClient(ks.o.httpClient),
-		jwk.WithRefreshInterval(ks.refreshInterval),
-		jwk.WithPostFetcher(jwk.PostFetchFunc(ks.publish)))
-	if err != nil {
-		return "", fmt.Errorf("registering the JWKS URL: %w", err)
-	}
 	ks.mu.Lock()
 	ks.url = url
 	ks.mu.Unlock()
 	return url, nil
 }
 
-// publish is jwk.Cache's post-fetch hook: it turns a freshly fetched set into
-// the index validation reads. A set without one usable key is refused, which
+// buildIndex indexes the keys of set. A set without one key able to verify
+// a token (of an allowed algorithm) is refused with ErrNoUsableKey, which
 // keeps the previous set serving.
-func (ks *keySet) publish(_ string, set jwk.Set) (jwk.Set, error) {
-	idx := ks.buildIndex(set)
-	if len(idx) == 0 {
-		return nil, errors.New("the JWKS holds no usable signing key")
-	}
-	old := ks.index.Swap(&idx)
-	ks.mu.Lock()
-	ks.lastErr = nil
-	ks.mu.Unlock()
-	if old == nil || !slices.Equal(slices.Sorted(maps.Keys(*old)), slices.Sorted(maps.Keys(idx))) {
-		ks.o.logger.Info("tokenvalidator: JWKS keys updated",
-			zap.String("issuer", ks.issuer), zap.Strings("kids", slices.Sorted(maps.Keys(idx))))
-	}
-	return set, nil
-}
-
-func (ks *keySet) backgroundFailed(err error) {
-	ks.mu.Lock()
-	ks.lastErr = err
-	ks.mu.Unlock()
-	ks.o.logger.Warn("tokenvalidator: JWKS refresh failed; the last good keys keep serving",
-		zap.String("issuer", ks.issuer), zap.Error(err))
-}
-
-func (ks *keySet) buildIndex(set jwk.Set) keyIndex {
+func (ks *keySet) buildIndex(url string, set jwk.Set) (keyIndex, error) {
 	idx := make(keyIndex, set.Len())
+	var unusable []string
 	for i := range set.Len() {
 		key, _ := set.Key(i)
 		kid := key.KeyID()
-		k, err := newVerifyKey(key)
+		k, err := newVerifyKey(key, ks.rsaAlg)
 		switch {
 		case err != nil:
 		case kid == "":
@@ -273,17 +451,33 @@ func (ks *keySet) buildIndex(set jwk.Set) keyIndex {
 		if err != nil {
 			ks.o.logger.Warn("tokenvalidator: JWKS key ignored",
 				zap.String("issuer", ks.issuer), zap.String("kid", kid), zap.Error(err))
+			unusable = append(unusable, fmt.Sprintf("kid %q: %v", kid, err))
 			continue
 		}
 		idx[kid] = k
+		if !ks.allowed[k.alg] {
+			unusable = append(unusable, fmt.Sprintf("kid %q: %s is not in JWKSConfig.Algorithms", kid, k.alg))
+		}
 	}
-	return idx
+	if len(unusable) == set.Len() {
+		if len(unusable) > 5 {
+			unusable = append(unusable[:5], "…")
+		}
+		why := "it is empty"
+		if len(unusable) > 0 {
+			why = strings.Join(unusable, "; ")
+		}
+		return nil, fmt.Errorf("%w (%s): %s", ErrNoUsableKey, url, why)
+	}
+	return idx, nil
 }
 
 // newVerifyKey accepts only public signature keys: RSA of at least 2048 bits,
 // EC on P-256/384/521, Ed25519. Symmetric keys are never taken from a JWKS
-// (that is how HS256-signed forgeries get verified with a public key).
-func newVerifyKey(key jwk.Key) (*verifyKey, error) {
+// (that is how HS256-signed forgeries get verified with a public key). The
+// key verifies one algorithm: its own alg, which must fit it, or when it
+// names none rsaAlg for RSA, the curve's for EC, EdDSA for Ed25519.
+func newVerifyKey(key jwk.Key, rsaAlg jwa.SignatureAlgorithm) (*verifyKey, error) {
 	if use := key.KeyUsage(); use != "" && use != string(jwk.ForSignature) {
 		return nil, fmt.Errorf("use %q is not sig", use)
 	}
@@ -298,47 +492,52 @@ func newVerifyKey(key jwk.Key) (*verifyKey, error) {
 	if err := pub.Raw(&raw); err != nil {
 		return nil, err
 	}
-	k := &verifyKey{raw: raw}
+	var fits []jwa.SignatureAlgorithm // what the key's type and curve can verify; the first when alg is absent
 	switch pk := raw.(type) {
 	case *rsa.PublicKey:
 		if pk.N.BitLen() < minRSABits {
 			return nil, fmt.Errorf("RSA key of %d bits is too small", pk.N.BitLen())
 		}
-		k.family = []jwa.SignatureAlgorithm{jwa.RS256, jwa.RS384, jwa.RS512, jwa.PS256, jwa.PS384, jwa.PS512}
+		fits = append([]jwa.SignatureAlgorithm{rsaAlg}, rsaAlgorithms...)
 	case *ecdsa.PublicKey:
 		switch pk.Curve {
 		case elliptic.P256():
-			k.family = []jwa.SignatureAlgorithm{jwa.ES256}
+			fits = []jwa.SignatureAlgorithm{jwa.ES256}
 		case elliptic.P384():
-			k.family = []jwa.SignatureAlgorithm{jwa.ES384}
+			fits = []jwa.SignatureAlgorithm{jwa.ES384}
 		case elliptic.P521():
-			k.family = []jwa.SignatureAlgorithm{jwa.ES512}
+			fits = []jwa.SignatureAlgorithm{jwa.ES512}
 		default:
 			return nil, errors.New("unsupported curve")
 		}
 	case ed25519.PublicKey:
-		k.family = []jwa.SignatureAlgorithm{jwa.EdDSA}
+		fits = []jwa.SignatureAlgorithm{jwa.EdDSA}
 	default:
 		return nil, fmt.Errorf("unsupported key %T", raw)
 	}
+	k := &verifyKey{alg: fits[0], raw: raw}
 	if a := key.Algorithm().String(); a != "" {
-		alg := jwa.SignatureAlgorithm(a)
-		if !slices.Contains(k.family, alg) {
+		k.alg = jwa.SignatureAlgorithm(a)
+		if !slices.Contains(fits, k.alg) {
 			return nil, fmt.Errorf("alg %q does not fit the key", a)
 		}
-		k.alg = alg
 	}
 	return k, nil
 }
 
-// close stops the background refresh and any fetch in flight.
+// close stops the refresh loop and any fetch in flight.
 func (ks *keySet) close() {
 	ks.mu.Lock()
+	if ks.closed {
+		ks.mu.Unlock()
+		return
+	}
 	ks.closed = true
 	if ks.cancelFetch != nil {
 		ks.cancelFetch()
 	}
+	close(ks.stop)
 	ks.mu.Unlock()
 	ks.wg.Wait()
-	ks.stopCache()
+	ks.m.ages.remove(ks)
 }

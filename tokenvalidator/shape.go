@@ -4,7 +4,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"math"
 	"strings"
+	"time"
 )
 
 var (
@@ -99,18 +101,48 @@ func unverifiedIssuer(token string) (string, error) {
 		return "", err
 	}
 	b, err := decodeSegment(payload)
-	if err != nil || !isJSONObject(b) {
+	if err != nil {
 		return "", errNotJSONObject
 	}
-	// A map, not a struct: encoding/json matches struct fields without
-	// regard to case, and "ISS" must not route a token.
-	var c map[string]json.RawMessage
-	if err := json.Unmarshal(b, &c); err != nil {
-		return "", errNotJSONObject
+	c, err := claimsObject(b)
+	if err != nil {
+		return "", err
 	}
 	raw, iss := c["iss"], ""
 	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &iss) != nil {
 		return "", errors.New("no iss claim, or not a string")
 	}
 	return iss, nil
+}
+
+// issuedAfter reports whether the (unverified) claims payload has a numeric
+// iat after t.
+func issuedAfter(payload []byte, t time.Time) bool {
+	c, err := claimsObject(payload)
+	if err != nil {
+		return false
+	}
+	var iat float64
+	if raw := c["iat"]; len(raw) == 0 || json.Unmarshal(raw, &iat) != nil || math.IsNaN(iat) {
+		return false
+	}
+	return iat > float64(t.Unix())
+}
+
+// hasClaim reports whether the claims payload has a member name.
+func hasClaim(payload []byte, name string) bool {
+	c, err := claimsObject(payload)
+	_, ok := c[name]
+	return err == nil && ok
+}
+
+// claimsObject decodes a JSON object's members. A map, not a struct:
+// encoding/json matches struct fields without regard to case, and "ISS" is
+// not "iss".
+func claimsObject(b []byte) (map[string]json.RawMessage, error) {
+	var c map[string]json.RawMessage
+	if !isJSONObject(b) || json.Unmarshal(b, &c) != nil {
+		return nil, errNotJSONObject
+	}
+	return c, nil
 }

@@ -26,20 +26,27 @@ type UserInfoConfig struct {
 	CacheTTL time.Duration
 	// Timeout bounds each call. Default 5s.
 	Timeout time.Duration
-	// MaxTokenBytes bounds the token's length. Default 16 KiB.
+	// MaxTokenBytes bounds the token's length. Default
+	// DefaultMaxTokenBytes (16 KiB).
 	MaxTokenBytes int
 	// Mapping reads the answer's claims into the Principal.
 	Mapping claims.Mapping
+	// Budget caps the calls to the endpoint; share one among the
+	// validators of this issuer. Default: a Budget of this validator's own
+	// with BudgetConfig's defaults, which keep a tenant inside Auth0's
+	// published limits (see BudgetConfig).
+	Budget *Budget
 }
 
 // UserInfo validates opaque tokens at a provider without introspection, such
 // as Auth0: a 200 from userinfo means the token is valid. That proves nothing
 // about audience or scope, so the Principal has no scopes or permissions
-// unless the answer carries them, and scope checks fail closed. It is safe
-// for concurrent use.
+// unless the answer carries them, and scope checks fail closed. Calls are
+// made within its [Budget]. It is safe for concurrent use.
 type UserInfo struct {
-	cfg UserInfoConfig
-	o   options
+	cfg    UserInfoConfig
+	o      options
+	caller *caller
 }
 
 // NewUserInfo checks cfg and returns the validator; it does no I/O.
@@ -50,15 +57,17 @@ func NewUserInfo(cfg UserInfoConfig, opts ...Option) (*UserInfo, error) {
 	cfg.CacheTTL = orDuration(cfg.CacheTTL, time.Minute)
 	cfg.Timeout = orDuration(cfg.Timeout, 5*time.Second)
 	if cfg.MaxTokenBytes == 0 {
-		cfg.MaxTokenBytes = 16 << 10
+		cfg.MaxTokenBytes = DefaultMaxTokenBytes
 	}
 	if cfg.CacheTTL < 0 || cfg.Timeout < 0 || cfg.MaxTokenBytes < 0 {
 		return nil, errors.New("tokenvalidator: negative duration or size in UserInfoConfig")
 	}
-	return &UserInfo{cfg: cfg, o: buildOptions(cfg.Timeout, opts)}, nil
+	o := buildOptions(cfg.Timeout, opts)
+	return &UserInfo{cfg: cfg, o: o, caller: newCaller("userinfo", cfg.Budget, o)}, nil
 }
 
-// Validate presents token to the userinfo endpoint.
+// Validate presents token to the userinfo endpoint. Beyond the budget it
+// fails at once with a *claims.RetryError.
 func (v *UserInfo) Validate(ctx context.Context, token string) (Result, error) {
 	if err := checkOpaque(token, v.cfg.MaxTokenBytes); err != nil {
 		return Result{}, err
@@ -70,7 +79,7 @@ func (v *UserInfo) Validate(ctx context.Context, token string) (Result, error) {
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Accept", "application/json")
 	var answer json.RawMessage
-	if err := askProvider(v.o.httpClient, req, &answer); err != nil {
+	if err := v.caller.ask(ctx, req, &answer); err != nil {
 		var se *statusError
 		if errors.As(err, &se) {
 			if se.code == http.StatusUnauthorized || se.code == http.StatusForbidden {

@@ -6,10 +6,18 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/authgate/authgate/claims"
 )
+
+// DefaultMaxTokenBytes is every validator's default MaxTokenBytes. A token
+// longer than its validator's maximum is refused before any other check,
+// and without a call to the provider, by every validator of this package
+// ([JWKS], [Issuers], [Introspection], [UserInfo], [Auto]) in the same way:
+// claims.ReasonTooLarge, an invalid token (401 invalid_token).
+const DefaultMaxTokenBytes = 16 << 10
 
 // Validator checks a bearer token. It returns the token's Principal, or an
 // error that matches claims.ErrInvalidToken (with a claims.Reason) or
@@ -37,6 +45,7 @@ type options struct {
 	httpClient *http.Client
 	logger     *zap.Logger
 	now        func() time.Time
+	reg        prometheus.Registerer
 }
 
 type optionFunc func(*options)
@@ -57,9 +66,38 @@ func WithLogger(l *zap.Logger) Option {
 	return optionFunc(func(o *options) { o.logger = l })
 }
 
-// WithClock sets the clock used for expiry and rate limits. Default: time.Now.
+// WithClock sets the clock used for expiry, rate limits and backoffs.
+// Default: time.Now. (The JWKS's background refresh waits on real timers,
+// but fetches only when this clock says a fetch is due.)
 func WithClock(now func() time.Time) Option {
 	return optionFunc(func(o *options) { o.now = now })
+}
+
+// WithRegisterer registers the validator's metrics on reg. Default: metrics
+// are kept but not registered. Validators sharing a registry count into the
+// same series; labels come from small fixed sets and never carry a token,
+// a kid or a subject. The series:
+//
+//   - authgate_tokenvalidator_jwks_fetches_total{trigger, outcome}: key-set
+//     fetches by what asked for them (start, refresh, unknown_kid, issued)
+//     and how they ended (ok, error, no_usable_key).
+//   - authgate_tokenvalidator_jwks_age_seconds: seconds since the key set
+//     was last fetched successfully — the stalest of the key sets on the
+//     registry; +Inf while one has never been fetched.
+//   - authgate_tokenvalidator_unknown_kid_total{outcome}: tokens whose kid
+//     was not in the key set, by answer: found (a fetch brought the key),
+//     retry (503: a rotation this instance may not have seen yet),
+//     unavailable (503: the key set cannot be fetched), refused (401).
+//   - authgate_tokenvalidator_provider_calls_total{endpoint, outcome}:
+//     introspection and userinfo calls by answer (ok, refused, limited,
+//     error).
+//   - authgate_tokenvalidator_budget_rejections_total{endpoint, cause}:
+//     validations refused by the [Budget] without a call (rate,
+//     concurrency).
+//   - authgate_tokenvalidator_provider_calls_in_flight{endpoint}: the
+//     budget in use — calls holding a concurrency slot now.
+func WithRegisterer(reg prometheus.Registerer) Option {
+	return optionFunc(func(o *options) { o.reg = reg })
 }
 
 func buildOptions(timeout time.Duration, opts []Option) options {
@@ -81,6 +119,12 @@ func buildOptions(timeout time.Duration, opts []Option) options {
 // unavailable wraps err as a transient failure to check a token.
 func unavailable(what string, err error) error {
 	return fmt.Errorf("tokenvalidator: %s: %w: %w", what, claims.ErrUnavailable, err)
+}
+
+// retry returns an unavailable error that says when to try again: at least
+// a second later, the granularity of Retry-After.
+func retry(what string, after time.Duration, cause error) error {
+	return fmt.Errorf("tokenvalidator: %s: %w", what, &claims.RetryError{After: max(after, time.Second), Err: cause})
 }
 
 // invalid returns the error for a rejected token.
