@@ -227,6 +227,12 @@ func (ks *keySet) key(ctx context.Context, kid string, issued bool, payload []by
 	if k := ks.lookup(kid); k != nil {
 		return k, nil
 	}
+	if payloadIssuer(payload) != ks.issuer {
+		// Not a token of this issuer (another tenant's, say): no rotation
+		// of ours explains its kid, and it is worth no fetch.
+		ks.m.unknown[unknownRefused].Inc()
+		return nil, invalid(claims.ReasonIssuer, errors.New("unknown kid in a token of another issuer"))
+	}
 	trigger := triggerUnknownKid
 	if issued {
 		trigger = triggerIssued

@@ -111,7 +111,7 @@ func (v *JWKS) Policy() Policy {
 		Rules: []Rule{{
 			Issuer:    v.cfg.Issuer,
 			Audiences: v.cfg.Audiences,
-			Detail: detail("method", "jwt", "jwks_url", v.cfg.JWKSURL, "algorithms", sortedCopy(algs),
+			Detail: detail("method", "jwt", "jwks_url", v.cfg.JWKSURL, "algorithms", sortedCopy(algs), "rsa_key_algorithm", v.cfg.RSAKeyAlgorithm,
 				"require_type", v.cfg.RequireType, "hmac_secret", secret, "max_token_bytes", v.cfg.MaxTokenBytes,
 				"mapping", v.cfg.Mapping.Canonical()),
 		}},

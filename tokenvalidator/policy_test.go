@@ -33,6 +33,8 @@ func TestPolicyCoversJWKSConfig(t *testing.T) {
 				c.JWKSURL = idp.JWKSURL()
 			case "Algorithms":
 				c.Algorithms = []string{"RS256"}
+			case "RSAKeyAlgorithm":
+				c.RSAKeyAlgorithm = "PS256"
 			case "SharedSecret":
 				c.SharedSecret, c.Algorithms = []byte("0123456789abcdef0123456789abcdef"), []string{"RS256", "HS256"}
 			case "Mapping":

@@ -115,6 +115,17 @@ func unverifiedIssuer(token string) (string, error) {
 	return iss, nil
 }
 
+// payloadIssuer returns the (unverified) claims payload's iss, or "" when it
+// has none that is a string.
+func payloadIssuer(payload []byte) string {
+	c, err := claimsObject(payload)
+	var iss string
+	if err != nil || len(c["iss"]) == 0 || c["iss"][0] != '"' || json.Unmarshal(c["iss"], &iss) != nil {
+		return ""
+	}
+	return iss
+}
+
 // issuedAfter reports whether the (unverified) claims payload has a numeric
 // iat after t.
 func issuedAfter(payload []byte, t time.Time) bool {
