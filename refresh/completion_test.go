@@ -103,7 +103,8 @@ func TestDisconnectedRefreshCompletes(t *testing.T) {
 			e := newEnv(t)
 			apiAuth := e.api()
 			hold := &holdAnswer{base: e.seen}
-			s := e.service([]refresh.Key{key1}, refresh.WithHTTPClient(&http.Client{Transport: hold}), refresh.WithTokenCache(apiAuth))
+			s := e.serviceWith(func(c *refresh.Config) { c.Timeout = 30 * time.Second },
+				refresh.WithHTTPClient(&http.Client{Transport: hold}), refresh.WithTokenCache(apiAuth))
 			gone, finished := make(chan struct{}), make(chan struct{})
 			var first sync.Once
 			refreshHandler := s.RefreshHandler()
@@ -231,7 +232,8 @@ func (f *inflight) RoundTrip(req *http.Request) (*http.Response, error) {
 // provider forgives that with a reuse interval; see TestTimedOutRefresh.)
 func TestSlowProviderOneCallAtATime(t *testing.T) {
 	e := newEnv(t, func(c *idptest.Config) { c.RefreshReuseInterval = time.Minute })
-	tok := login(t, e.server(e.service([]refresh.Key{key1})), "alice")
+	normal := e.service([]refresh.Key{key1})
+	tok := login(t, e.server(normal), "alice")
 	track := &inflight{base: e.seen, started: make(chan struct{}, 1), now: map[string]int{}}
 	noTimeout := &http.Client{Transport: track}
 	slow := func() *refresh.Service {
@@ -280,7 +282,7 @@ func TestSlowProviderOneCallAtATime(t *testing.T) {
 	}
 
 	e.idp.SetFault(idptest.EndpointToken, idptest.FaultNone)
-	if _, err := second.Refresh(context.Background(), tok); err != nil {
+	if _, err := normal.Refresh(context.Background(), tok); err != nil {
 		t.Fatalf("refresh once the provider is back: %v", err)
 	}
 }
@@ -298,11 +300,12 @@ func TestTimedOutRefresh(t *testing.T) {
 	}{{time.Minute, 200}, {0, 401}} {
 		t.Run("reuse interval "+tc.reuse.String(), func(t *testing.T) {
 			e := newEnv(t, func(c *idptest.Config) { c.RefreshReuseInterval = tc.reuse })
-			srv := e.server(e.serviceWith(func(c *refresh.Config) { c.Timeout = 300 * time.Millisecond }))
+			srv := e.server(e.service([]refresh.Key{key1}))
+			short := e.server(e.serviceWith(func(c *refresh.Config) { c.Timeout = 300 * time.Millisecond }))
 			tok := login(t, srv, "alice")
 			rt := e.seen.latest()
 			e.idp.SetFault(idptest.EndpointToken, idptest.FaultHang)
-			if a := refreshOnce(t, srv, tok); a.status != 503 {
+			if a := refreshOnce(t, short, tok); a.status != 503 {
 				t.Fatalf("a refresh the provider does not answer in time: %d %v", a.status, a.body)
 			}
 			// The provider, released, runs the abandoned refresh.
