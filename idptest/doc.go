@@ -67,6 +67,11 @@
 //     until the fault is cleared ([FaultHang]; use a client with a
 //     timeout), or close the connection ([FaultDrop]). [FaultNone]
 //     restores it and releases hung requests.
+//   - Refusals: [Server.SetTokenError] makes /oauth/token answer a chosen
+//     OAuth error to every grant — status, code, optional Retry-After —
+//     such as idp.SetTokenError(idptest.TokenError{Status: 403, Code:
+//     "mfa_required"}) or a 429 too_many_requests; the zero [TokenError]
+//     restores it.
 //   - Keys: [Server.AddKey] publishes a key, [Server.UseKey] makes it sign,
 //     [Server.RetireKey] unpublishes one, [Server.RotateKey] adds and uses.
 //   - Forged tokens: [Server.UserClaims] and [Server.MachineClaims] build

@@ -30,6 +30,8 @@ type Server struct {
 	faults       map[Endpoint]Fault
 	faultChanged chan struct{} // closed and replaced by every SetFault
 
+	tokenErr atomic.Pointer[TokenError] // set by SetTokenError; nil answers normally
+
 	clockMu  sync.Mutex // guards frozen and frozenAt
 	frozen   bool       // set by SetNow and Advance
 	frozenAt time.Time

@@ -43,6 +43,10 @@ func writeOAuthError(w http.ResponseWriter, err error) {
 func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
+	if te := s.tokenErr.Load(); te != nil {
+		te.write(w)
+		return
+	}
 	resp, err := s.token(r)
 	if err != nil {
 		writeOAuthError(w, err)

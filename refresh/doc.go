@@ -20,6 +20,89 @@
 //	mux.Handle("POST /auth/refresh", svc.RefreshHandler())
 //	mux.Handle("POST /auth/logout", svc.LogoutHandler())
 //
-// An unreachable provider or store is a 503 and loses nothing. A Service is
-// safe for concurrent use.
+// A Service is safe for concurrent use.
+//
+// # Refreshes that lose no session
+//
+// Once a login, code exchange or refresh has been sent to the provider it
+// runs to the end — the provider call, the store writes, the release of the
+// lock, the token-cache updates — on a context of its own (the caller's
+// values, not its cancellation, and a deadline of its own). A client that
+// disconnects mid-refresh and retries within GraceWindow gets the new
+// token from the stored rotation, without a second provider call, and its
+// session goes on. Waiting for another request's refresh of the same token
+// ends with the caller's context. A logout, once its access token has
+// verified, also runs to the end.
+//
+// Every provider call — token endpoint and revocation — is bounded by
+// Config.Timeout through its context, whatever HTTP client
+// [WithHTTPClient] passes, one without a Timeout included. The refresh lock
+// lives for Timeout + 5s and its work is cut off at Timeout + 2s, so it
+// cannot expire under the provider call it guards: a provider slower than
+// the lock never has two calls for one refresh token in flight from this
+// service's instances. The lock is released only by its owner (a random
+// token; [MemcacheStore] removes it with a compare-and-swap).
+//
+// A call cut off by Timeout is abandoned, but the provider may still run
+// it: the refresh token it presented is then rotated and the new one lost
+// with the answer, and the next refresh presents the rotated token. Only
+// the provider's reuse interval (Auth0: refresh-token rotation's "reuse
+// interval") forgives that; without one the provider takes it for reuse
+// and the user must log in again. Set it to at least a minute.
+//
+// # Answers
+//
+// The handlers, and [Service.WriteError] for a web app's own code-exchange
+// callback, answer the provider's refusals as the provider meant them, and
+// name who could not be reached:
+//
+//	provider not reached, timed out, 5xx        503 temporarily_unavailable naming the identity provider, Retry-After
+//	session store failing                        503 temporarily_unavailable naming the session store, Retry-After
+//	invalid_grant                                401 (invalid_grant at login and code exchange, invalid_token at refresh)
+//	access_denied, mfa_required, consent_required 403 with that code
+//	invalid_request at login or code exchange    400 invalid_request
+//	invalid_request at refresh, invalid_scope,
+//	invalid_client, unauthorized_client,
+//	unsupported_grant_type                       502 with that code
+//	an unknown code with status 401 or 403       403 with that code
+//	any other refusal (a 404: wrong TokenURL)    502
+//	429, or too_many_requests                    429 too_many_requests, the provider's Retry-After
+//
+// The line between 400 and 502 is who supplied the part the provider
+// found wrong. At a refresh or a revocation every parameter is the
+// service's own — its client credentials, its scopes, the refresh token it
+// keeps — so any such refusal is its configuration (502, and an error log
+// for the operator). At login and code exchange the request also carries
+// what the user or the browser's callback supplied (username, password,
+// organization; code, redirect URI, PKCE verifier), which providers refuse
+// with invalid_request when malformed; the other codes there are still
+// about the service's client or its configured scopes. (A provider that
+// answers an unknown configured scope with invalid_request, as Dex does,
+// makes every login a 400: the provider's code is in the answer.)
+//
+// Only the provider's error code is passed on — never its description, and
+// nothing from a token. 503 and 429 answers carry Retry-After: the
+// provider's when it gave one (the error is then a *claims.RetryError), 5
+// seconds otherwise. Each 503 and 429 is logged at warn with its cause;
+// tokens, refresh tokens and the client secret are never logged.
+//
+// Two answers favour the user over the letter of the table. A login whose
+// refresh token the store will not take still hands out the access token
+// (the provider has issued it; a 503 would lose the refresh token all the
+// same): the refresh token is revoked and the session ends when the access
+// token does. A logout whose revocation the provider refuses or does not
+// answer still ends the login here — the records are deleted, so nobody
+// holds the refresh token — and answers 204; the failure is logged and
+// counted.
+//
+// # Metrics
+//
+// authgate_refresh_requests_total{op, outcome} counts logins, code
+// exchanges, refreshes and logouts (op: login, code_exchange, refresh,
+// logout) by outcome: ok, login_required, reuse, denied, invalid_request,
+// misconfigured, rate_limited, provider_unavailable, store_unavailable,
+// canceled (the caller left before the answer).
+// authgate_refresh_provider_calls_total{call, outcome} counts the calls to
+// the provider (call: password, authorization_code, refresh_token,
+// revocation). Every series exists from the start.
 package refresh

@@ -2,7 +2,6 @@ package refresh
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"time"
 
@@ -13,7 +12,9 @@ import (
 
 // MemcacheStore is a Store on memcached, shared by every instance of the
 // service: the same *memcache.Client can serve the validated-token cache.
-// Its locks are memcached add: the first writer wins until the lock's TTL.
+// A lock is an item added with memcached add — the first writer wins until
+// the lock's TTL — whose value is its owner token; Unlock removes it with a
+// compare-and-swap that succeeds only while the item still holds that token.
 // It is safe for concurrent use.
 type MemcacheStore struct {
 	c *memcached.Client
@@ -55,27 +56,38 @@ func (s *MemcacheStore) Delete(ctx context.Context, name string) error {
 	return nil
 }
 
-// Lock implements Store with memcached add. Release deletes the lock only
-// while it still holds this caller's id, so a lock that outlived its TTL and
-// was taken by someone else is left alone.
-func (s *MemcacheStore) Lock(ctx context.Context, name string, ttl time.Duration) (func(), error) {
+// Lock implements Store with memcached add.
+func (s *MemcacheStore) Lock(ctx context.Context, name, owner string, ttl time.Duration) error {
 	exp, ok := memcached.Expiration(ttl, time.Now())
 	if !ok {
-		return nil, errors.New("refresh: lock TTL must be positive")
+		return errors.New("refresh: lock TTL must be positive")
 	}
-	id := []byte(rand.Text())
-	err := s.c.Add(ctx, &memcache.Item{Key: name, Value: id, Expiration: exp})
+	err := s.c.Add(ctx, &memcache.Item{Key: name, Value: []byte(owner), Expiration: exp})
 	if errors.Is(err, memcache.ErrNotStored) {
-		return nil, ErrLocked
+		return ErrLocked
 	}
-	if err != nil {
-		return nil, err
+	return err
+}
+
+// Unlock implements Store: it reads the lock (gets, which returns its CAS
+// id) and, if it holds owner, compare-and-swaps it to an item with a
+// negative expiration, which memcached expires at once. A get then delete
+// would not do: between the two the lock could expire and be taken by
+// another owner, whose lock the delete would remove.
+func (s *MemcacheStore) Unlock(ctx context.Context, name, owner string) error {
+	it, err := s.c.Get(ctx, name)
+	switch {
+	case errors.Is(err, memcache.ErrCacheMiss):
+		return nil
+	case err != nil:
+		return err
+	case string(it.Value) != owner:
+		return nil
 	}
-	return func() {
-		// The request's context may be done by now; releasing is cleanup.
-		ctx := context.WithoutCancel(ctx)
-		if it, err := s.c.Get(ctx, name); err == nil && string(it.Value) == string(id) {
-			_ = s.c.Delete(ctx, name)
-		}
-	}, nil
+	it.Expiration = -1
+	err = s.c.CompareAndSwap(ctx, it)
+	if errors.Is(err, memcache.ErrCASConflict) || errors.Is(err, memcache.ErrCacheMiss) || errors.Is(err, memcache.ErrNotStored) {
+		return nil // changed or gone since the get: no longer ours
+	}
+	return err
 }

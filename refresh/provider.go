@@ -3,28 +3,29 @@ package refresh
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/oauth2"
 
 	"github.com/authgate/authgate/claims"
 )
 
-// errInvalidGrant is the provider's terminal refusal of a grant (RFC 6749
-// §5.2): wrong password, revoked or expired refresh token, deleted user.
-var errInvalidGrant = errors.New("refresh: the provider refused the grant (invalid_grant)")
-
 // provider makes the token-endpoint calls through golang.org/x/oauth2, and
-// the RFC 7009 revocations.
+// the RFC 7009 revocations. Every call is bounded by timeout through its
+// context, whatever the HTTP client's own Timeout.
 type provider struct {
 	oauth         oauth2.Config
 	client        *http.Client
 	revocationURL string
+	timeout       time.Duration
 }
 
 func newProvider(cfg Config, client *http.Client) *provider {
@@ -39,20 +40,39 @@ func newProvider(cfg Config, client *http.Client) *provider {
 		},
 		client:        &c,
 		revocationURL: cfg.RevocationURL,
+		timeout:       cfg.Timeout,
 	}
 }
 
-// withClient hands x/oauth2 our HTTP client the only way it takes one.
-func (pr *provider) withClient(ctx context.Context) context.Context {
-	return context.WithValue(ctx, oauth2.HTTPClient, pr.client)
+// call names a call to the provider, for errors and metrics, and decides
+// whose input a malformed request was.
+type call uint8
+
+const (
+	callPassword call = iota
+	callCode
+	callRefresh
+	callRevoke
+	numCalls
+)
+
+var callNames = [numCalls]string{"password", "authorization_code", "refresh_token", "revocation"}
+
+// bounded returns ctx bounded by the provider timeout, with our HTTP client
+// handed to x/oauth2 the only way it takes one.
+func (pr *provider) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(ctx, pr.timeout)
+	return context.WithValue(ctx, oauth2.HTTPClient, pr.client), cancel
 }
 
 func (pr *provider) password(ctx context.Context, c Credentials) (*oauth2.Token, error) {
 	if c.Organization != "" {
 		ctx = context.WithValue(ctx, extraParamsKey{}, url.Values{"organization": {c.Organization}})
 	}
-	tok, err := pr.oauth.PasswordCredentialsToken(pr.withClient(ctx), c.Username, c.Password)
-	return tok, classify(err)
+	ctx, cancel := pr.bounded(ctx)
+	defer cancel()
+	tok, err := pr.oauth.PasswordCredentialsToken(ctx, c.Username, c.Password)
+	return tok, classify(callPassword, err)
 }
 
 func (pr *provider) exchange(ctx context.Context, code, redirectURI, codeVerifier string) (*oauth2.Token, error) {
@@ -60,15 +80,19 @@ func (pr *provider) exchange(ctx context.Context, code, redirectURI, codeVerifie
 	if codeVerifier != "" {
 		opts = append(opts, oauth2.VerifierOption(codeVerifier))
 	}
-	tok, err := pr.oauth.Exchange(pr.withClient(ctx), code, opts...)
-	return tok, classify(err)
+	ctx, cancel := pr.bounded(ctx)
+	defer cancel()
+	tok, err := pr.oauth.Exchange(ctx, code, opts...)
+	return tok, classify(callCode, err)
 }
 
 // refresh trades a refresh token for a new pair. When the provider rotates,
 // the answer carries a new refresh token; otherwise x/oauth2 keeps the old.
 func (pr *provider) refresh(ctx context.Context, refreshToken string) (*oauth2.Token, error) {
-	tok, err := pr.oauth.TokenSource(pr.withClient(ctx), &oauth2.Token{RefreshToken: refreshToken}).Token()
-	return tok, classify(err)
+	ctx, cancel := pr.bounded(ctx)
+	defer cancel()
+	tok, err := pr.oauth.TokenSource(ctx, &oauth2.Token{RefreshToken: refreshToken}).Token()
+	return tok, classify(callRefresh, err)
 }
 
 // revoke asks the provider to revoke a refresh token (RFC 7009), which at
@@ -77,6 +101,8 @@ func (pr *provider) revoke(ctx context.Context, refreshToken string) error {
 	if pr.revocationURL == "" {
 		return nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, pr.timeout)
+	defer cancel()
 	form := url.Values{"token": {refreshToken}, "token_type_hint": {"refresh_token"}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, pr.revocationURL, strings.NewReader(form.Encode()))
 	if err != nil {
@@ -86,32 +112,103 @@ func (pr *provider) revoke(ctx context.Context, refreshToken string) error {
 	req.SetBasicAuth(url.QueryEscape(pr.oauth.ClientID), url.QueryEscape(pr.oauth.ClientSecret))
 	resp, err := pr.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("refresh: revoking: %w: %w", claims.ErrUnavailable, err)
+		return classify(callRevoke, err)
 	}
 	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("refresh: revoking: %w: provider answered %s", claims.ErrUnavailable, resp.Status)
+	var body struct {
+		Error string `json:"error"`
 	}
-	return nil
+	_ = json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&body)
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	if resp.StatusCode/100 == 2 {
+		return nil
+	}
+	return refusal(callRevoke, resp.StatusCode, body.Error, resp.Header)
 }
 
-// classify sorts a token-endpoint failure: invalid_grant is terminal, and
-// everything else — the provider unreachable or failing, or refusing our
-// client's own credentials — is a dependency problem, never the user's.
-func classify(err error) error {
+// classify sorts a failed call to the provider: an error answer becomes a
+// *ProviderError, anything else — not reached, timed out, a success
+// without an access token — the provider being unavailable.
+func classify(c call, err error) error {
 	if err == nil {
 		return nil
 	}
 	var re *oauth2.RetrieveError
-	if errors.As(err, &re) && re.ErrorCode == "invalid_grant" {
-		return errInvalidGrant
+	if errors.As(err, &re) && re.Response != nil {
+		// RetrieveError's text includes the response body; keep only the
+		// status and the code.
+		return refusal(c, re.Response.StatusCode, re.ErrorCode, re.Response.Header)
 	}
-	if errors.As(err, &re) {
-		// RetrieveError's text includes the response body; keep only the code.
-		return fmt.Errorf("refresh: token endpoint: %w: %d %s", claims.ErrUnavailable, re.Response.StatusCode, re.ErrorCode)
+	return fmt.Errorf("%w: %s: %w", ErrProviderUnavailable, callNames[c], err)
+}
+
+// refusal is the provider's error answer to call c, as the sentinel its
+// answer calls for (see the package documentation for the table and the
+// reasons), wrapped in a *claims.RetryError when the provider said when to
+// come back.
+func refusal(c call, status int, code string, header http.Header) error {
+	code = plainCode(code)
+	pe := &ProviderError{Call: callNames[c], Status: status, Code: code}
+	switch {
+	case status == http.StatusTooManyRequests || code == "too_many_requests":
+		pe.kind = ErrRateLimited
+	case status >= 500 || code == "server_error" || code == "temporarily_unavailable":
+		pe.kind = ErrProviderUnavailable
+	case code == "invalid_grant" && c == callPassword:
+		pe.kind = ErrBadCredentials
+	case code == "invalid_grant":
+		pe.kind = ErrLoginRequired
+	case code == "access_denied" || code == "mfa_required" || code == "consent_required":
+		pe.kind = ErrDenied
+	case code == "invalid_request" && (c == callPassword || c == callCode):
+		pe.kind = ErrInvalidRequest
+	case code == "invalid_request" || code == "invalid_scope" || code == "invalid_client" ||
+		code == "unauthorized_client" || code == "unsupported_grant_type" || code == "unsupported_token_type":
+		pe.kind = ErrMisconfigured
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		pe.kind = ErrDenied // an unknown refusal of the user, such as Auth0's "unauthorized" for a blocked one
+	default:
+		pe.kind = ErrMisconfigured // for example a 404: TokenURL is wrong
 	}
-	return fmt.Errorf("refresh: token endpoint: %w: %w", claims.ErrUnavailable, err)
+	if after, ok := retryAfter(header.Get("Retry-After"), time.Now()); ok && (pe.kind == ErrRateLimited || pe.kind == ErrProviderUnavailable) {
+		return &claims.RetryError{After: after, Err: pe}
+	}
+	return pe
+}
+
+// plainCode returns code if it is a plain token of at most 64 letters,
+// digits, '_', '-' and '.' — every registered OAuth error code is — and ""
+// otherwise, so that nothing else the provider says reaches a client.
+func plainCode(code string) string {
+	if len(code) > 64 {
+		return ""
+	}
+	for _, r := range code {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '_' || r == '-' || r == '.') {
+			return ""
+		}
+	}
+	return code
+}
+
+// maxRetryAfter caps the wait a provider's Retry-After can pass on.
+const maxRetryAfter = time.Hour
+
+// retryAfter reads a Retry-After value (RFC 9110 §10.2.3: delay-seconds or
+// an HTTP-date), at least a second and at most maxRetryAfter.
+func retryAfter(v string, now time.Time) (time.Duration, bool) {
+	if v == "" {
+		return 0, false
+	}
+	var d time.Duration
+	if secs, err := strconv.ParseUint(v, 10, 32); err == nil {
+		d = time.Duration(secs) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	} else {
+		return 0, false
+	}
+	return min(max(d, time.Second), maxRetryAfter), true
 }
 
 // grantParams adds parameters x/oauth2 has no way to pass with the

@@ -50,9 +50,9 @@ type Config struct {
 	// open old ones.
 	EncryptionKeys []Key
 	// GraceWindow is how long after a rotation a repeat of the same refresh
-	// (a browser firing twice) still gets the same new access token. After
-	// it, presenting the old access token again is reuse: the whole family
-	// is revoked. Default 30s.
+	// (a browser firing twice, a client retrying after it disconnected)
+	// still gets the same new access token. After it, presenting the old
+	// access token again is reuse: the whole family is revoked. Default 30s.
 	GraceWindow time.Duration
 	// MaxAccessTokenAge refuses a refresh with an access token issued longer
 	// ago than this: the user must log in again. Default 7 days.
@@ -63,9 +63,14 @@ type Config struct {
 	// Realm names the protection space in WWW-Authenticate challenges.
 	// Default "api".
 	Realm string
-	// Timeout bounds each call to the provider. The lock that makes a
-	// refresh happen once is held for Timeout plus a margin, so it cannot
-	// expire under a slow provider call. Default 10s.
+	// Timeout bounds each call to the provider — token endpoint and
+	// revocation — through the call's context, whatever HTTP client
+	// WithHTTPClient passes. The lock that makes a refresh happen once
+	// lives for Timeout + 5s: the provider call, then 2s for the store
+	// writes, cut off by a deadline, then 3s to spare, so the lock cannot
+	// expire under the work it guards. A call cut off may still have run
+	// at the provider: set the provider's refresh-token reuse interval (see
+	// the package documentation). Default 10s.
 	Timeout time.Duration
 }
 
@@ -90,20 +95,6 @@ type Tokens struct {
 	ExpiresIn   int64  `json:"expires_in"`
 }
 
-// Errors the service returns; ErrUnavailable-wrapped errors (claims) mean
-// the provider or the store could not be reached and nothing was lost.
-var (
-	// ErrLoginRequired means the client must log in again: no stored login
-	// for this access token, the provider refused the refresh token, the
-	// access token is too old, or the rotated token was reused.
-	ErrLoginRequired = errors.New("refresh: login required")
-	// ErrReuse is a rotated access token presented after the grace window;
-	// it matches ErrLoginRequired.
-	ErrReuse = fmt.Errorf("%w: a rotated token was presented again", ErrLoginRequired)
-	// ErrBadCredentials is a login the provider refused.
-	ErrBadCredentials = errors.New("refresh: wrong username or password")
-)
-
 // Option configures the service's collaborators.
 type Option interface{ apply(*options) }
 
@@ -123,8 +114,10 @@ func (f optionFunc) apply(o *options) { f(o) }
 // logged-out access token is invalidated, a new one pre-warmed. Default: none.
 func WithTokenCache(c TokenCache) Option { return optionFunc(func(o *options) { o.cache = c }) }
 
-// WithHTTPClient sets the client for provider calls. Default: one with
-// Config.Timeout.
+// WithHTTPClient sets the client for provider calls, for example one with
+// a tracing transport. Config.Timeout bounds every call through its
+// context whether or not the client has a Timeout of its own. Default: an
+// http.Client on http.DefaultTransport.
 func WithHTTPClient(c *http.Client) Option {
 	return optionFunc(func(o *options) { o.httpClient = c })
 }
@@ -181,7 +174,7 @@ func New(store Store, verifier Verifier, cfg Config, opts ...Option) (*Service, 
 		opt.apply(&o)
 	}
 	if o.httpClient == nil {
-		o.httpClient = &http.Client{Timeout: cfg.Timeout}
+		o.httpClient = &http.Client{}
 	}
 	return &Service{
 		cfg: cfg, store: store, verifier: verifier, sealer: s,
@@ -219,36 +212,92 @@ type Credentials struct {
 	Organization string
 }
 
+const (
+	// storeWindow is how long the store work after a provider call may
+	// take: writing the new login and marking the old one rotated.
+	storeWindow = 2 * time.Second
+	// lockMargin is how much longer a refresh lock lives than the work it
+	// guards, which a deadline cuts off: memcached expires an item up to a
+	// second early, and a store operation begun just before the deadline
+	// may still be running.
+	lockMargin = 3 * time.Second
+)
+
+// lockTTL is how long a refresh lock lives: the provider call, the store
+// writes, and the margin.
+func (s *Service) lockTTL() time.Duration { return s.cfg.Timeout + storeWindow + lockMargin }
+
+// detach returns a context for work that must finish once the provider has
+// been asked, whether or not the caller is still there: it keeps ctx's
+// values, not its cancellation or deadline, and ends after d.
+func detach(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), d)
+}
+
 // Login performs the provider's password grant for a first-party app and
-// keeps the refresh token. It returns ErrBadCredentials when the provider
-// refuses the user.
+// keeps the refresh token. Once the grant is sent it runs to the end even if
+// ctx ends, so that no refresh token is issued and then lost. Its errors
+// are those [Service.WriteError] answers: ErrBadCredentials when the
+// provider refuses the user's password, ErrDenied, ErrInvalidRequest,
+// ErrMisconfigured, ErrRateLimited, ErrProviderUnavailable.
 func (s *Service) Login(ctx context.Context, c Credentials) (*Tokens, error) {
-	tok, err := s.provider.password(ctx, c)
-	return s.loggedIn(ctx, tok, err, ErrBadCredentials)
+	var t *Tokens
+	err := fmt.Errorf("%w: username and password are required", ErrInvalidRequest)
+	if c.Username != "" && c.Password != "" {
+		t, err = s.grant(ctx, callPassword, func(ctx context.Context) (*oauth2.Token, error) {
+			return s.provider.password(ctx, c)
+		})
+	}
+	s.finish(ctx, opLogin, err)
+	return t, err
 }
 
 // ExchangeCode completes an authorization-code login (web apps): it trades
 // the code (with the PKCE verifier, if one was used) and keeps the refresh
-// token.
+// token. Like Login it runs to the end once sent. A code the provider
+// refuses (used, expired, another redirect URI or verifier) is
+// ErrLoginRequired; [Service.WriteError] answers every error as the
+// handlers do.
 func (s *Service) ExchangeCode(ctx context.Context, code, redirectURI, codeVerifier string) (*Tokens, error) {
-	tok, err := s.provider.exchange(ctx, code, redirectURI, codeVerifier)
-	return s.loggedIn(ctx, tok, err, ErrLoginRequired)
+	var t *Tokens
+	err := fmt.Errorf("%w: no authorization code", ErrInvalidRequest)
+	if code != "" {
+		t, err = s.grant(ctx, callCode, func(ctx context.Context) (*oauth2.Token, error) {
+			return s.provider.exchange(ctx, code, redirectURI, codeVerifier)
+		})
+	}
+	s.finish(ctx, opCodeExchange, err)
+	return t, err
 }
 
-// loggedIn finishes a login grant, err being the provider's answer: an
-// invalid_grant becomes refused, a success is remembered in a new family.
-func (s *Service) loggedIn(ctx context.Context, tok *oauth2.Token, err, refused error) (*Tokens, error) {
-	switch {
-	case errors.Is(err, errInvalidGrant):
-		s.m.login("refused")
-		return nil, refused
-	case err != nil:
-		s.m.login("unavailable")
+// grant asks the provider for a login grant and remembers its answer as a
+// new family, on a context of its own: a caller that leaves once the
+// provider has been asked changes nothing.
+func (s *Service) grant(ctx context.Context, c call, ask func(context.Context) (*oauth2.Token, error)) (*Tokens, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("refresh: %w", err) // gone before anything was asked
+	}
+	ctx, cancel := detach(ctx, s.cfg.Timeout+storeWindow)
+	defer cancel()
+	tok, err := ask(ctx)
+	s.m.call(c, err)
+	if err != nil {
 		return nil, err
 	}
-	t, err := s.remember(ctx, tok)
-	s.m.login(outcome(err))
-	return t, err
+	return s.remember(ctx, tok)
+}
+
+// finish counts a request's outcome and logs the cause of a failure that
+// is the service's or a dependency's, never a token.
+func (s *Service) finish(ctx context.Context, o op, err error) {
+	out := outcomeOf(ctx, err)
+	s.m.requests[o][out].Inc()
+	switch out {
+	case outcomeProviderUnavailable, outcomeStoreUnavailable, outcomeRateLimited:
+		s.o.logger.Warn("refresh: "+opNames[o]+" could not be served", zap.String("outcome", outcomeNames[out]), zap.Error(err))
+	case outcomeMisconfigured:
+		s.o.logger.Error("refresh: the provider refused the service's "+opNames[o]+"; check its configuration", zap.Error(err))
+	}
 }
 
 // remember stores tok's refresh token under its access token, as the first
@@ -260,10 +309,14 @@ func (s *Service) remember(ctx context.Context, tok *oauth2.Token) (*Tokens, err
 	}
 	p, err := s.verifier.VerifyIgnoringExpiry(ctx, tok.AccessToken)
 	if err != nil {
-		// A token fresh from the provider that does not verify is a
-		// configuration problem (audience, issuer), not the user's.
-		s.o.logger.Error("refresh: a new access token does not verify", zap.Error(err))
-		return nil, fmt.Errorf("refresh: new access token: %w: %w", claims.ErrUnavailable, err)
+		// Nobody will hold this refresh token: revoke it.
+		s.revokeOrphan(ctx, tok.RefreshToken, "")
+		if errors.Is(err, claims.ErrInvalidToken) {
+			// A token fresh from the provider that does not verify is the
+			// service's configuration (audience, issuer), not the user's.
+			return nil, fmt.Errorf("%w: a new access token does not verify: %w", ErrMisconfigured, err)
+		}
+		return nil, fmt.Errorf("refresh: verifying a new access token: %w", err)
 	}
 	rec := &record{
 		RefreshToken: tok.RefreshToken,
@@ -287,8 +340,18 @@ func (s *Service) unstored(ctx context.Context, rec *record, err error) {
 	s.m.unstored.Inc()
 	s.o.logger.Error("refresh: the store refused a new login; the client gets its access token but cannot refresh it",
 		zap.String("family", rec.FamilyID), zap.Error(err))
-	if err := s.provider.revoke(ctx, rec.RefreshToken); err != nil {
-		s.o.logger.Warn("refresh: revoking the unstored refresh token failed", zap.String("family", rec.FamilyID), zap.Error(err))
+	s.revokeOrphan(ctx, rec.RefreshToken, rec.FamilyID)
+}
+
+// revokeOrphan revokes a refresh token no record will hold, on a context of
+// its own: ctx may be spent by the work that failed.
+func (s *Service) revokeOrphan(ctx context.Context, refreshToken, family string) {
+	ctx, cancel := detach(ctx, s.cfg.Timeout)
+	defer cancel()
+	err := s.provider.revoke(ctx, refreshToken)
+	s.m.call(callRevoke, err)
+	if err != nil {
+		s.o.logger.Warn("refresh: revoking an orphaned refresh token failed", zap.String("family", family), zap.Error(err))
 	}
 }
 
@@ -303,10 +366,12 @@ func (s *Service) tokens(tok *oauth2.Token) *Tokens {
 // Refresh trades accessToken — which may be expired, but must verify and be
 // younger than MaxAccessTokenAge — for a new access token. Across every
 // instance sharing the store, one call reaches the provider; concurrent
-// duplicates wait for it and get the same new token.
+// duplicates wait for it (until ctx ends) and get the same new token. Once
+// the lock is taken the refresh runs to the end on a context of its own, so
+// a client that leaves and retries within GraceWindow gets the new token.
 func (s *Service) Refresh(ctx context.Context, accessToken string) (*Tokens, error) {
 	t, err := s.refresh(ctx, accessToken)
-	s.m.refresh(err)
+	s.finish(ctx, opRefresh, err)
 	return t, err
 }
 
@@ -316,7 +381,7 @@ func (s *Service) refresh(ctx context.Context, accessToken string) (*Tokens, err
 		return nil, err
 	}
 	name := s.name(accessToken)
-	wait := newBackoff(s.cfg.Timeout + time.Second)
+	wait := newBackoff(s.lockTTL())
 	for {
 		rec, err := s.get(ctx, name)
 		if err != nil {
@@ -325,20 +390,23 @@ func (s *Service) refresh(ctx context.Context, accessToken string) (*Tokens, err
 		if rec.Rotated != nil {
 			return s.rotated(ctx, name, rec)
 		}
-		release, err := s.store.Lock(ctx, name+":lock", s.cfg.Timeout+2*time.Second)
+		owner, taken := rand.Text(), time.Now()
+		err = s.store.Lock(ctx, lockName(name), owner, s.lockTTL())
 		switch {
 		case err == nil:
-			return s.rotate(ctx, name, p, accessToken, release)
+			return s.rotate(ctx, taken, name, owner, p, accessToken)
 		case !errors.Is(err, ErrLocked):
-			return nil, fmt.Errorf("refresh: store: %w: %w", claims.ErrUnavailable, err)
+			return nil, storeError(err)
 		}
 		// Another request (maybe on another instance) is refreshing this
 		// token: wait, then read the record it leaves behind.
 		if err := wait.sleep(ctx); err != nil {
-			return nil, fmt.Errorf("refresh: waiting for a concurrent refresh: %w: %w", claims.ErrUnavailable, err)
+			return nil, fmt.Errorf("%w: waiting for a concurrent refresh of the same token: %w", ErrProviderUnavailable, err)
 		}
 	}
 }
+
+func lockName(name string) string { return name + ":lock" }
 
 // verify checks the presented access token: signature, issuer and audience
 // must hold even past expiry, and it must be recent enough.
@@ -355,56 +423,87 @@ func (s *Service) verify(ctx context.Context, accessToken string) (*claims.Princ
 	return p, nil
 }
 
-// rotate is the one refresh, under the lock on name.
-func (s *Service) rotate(ctx context.Context, name string, p *claims.Principal, accessToken string, release func()) (*Tokens, error) {
-	defer release()
-	// Re-read under the lock: a refresh that finished between our first
-	// read and the lock has rotated the record, and its result is ours too.
-	rec, err := s.get(ctx, name)
-	if err != nil {
-		return nil, err
+// rotate is the one refresh of the login under name, whose lock owner took
+// at taken. From here it runs to the end whatever the caller does: the
+// lock's work on a context whose deadline leaves the lock lockMargin to
+// spare, then the release and the cache updates on one of their own.
+func (s *Service) rotate(ctx context.Context, taken time.Time, name, owner string, p *claims.Principal, accessToken string) (*Tokens, error) {
+	locked, cancel := context.WithDeadline(context.WithoutCancel(ctx), taken.Add(s.cfg.Timeout+storeWindow))
+	rec, next, err := s.rotateLocked(locked, name, p)
+	cancel()
+	after, cancel := detach(ctx, s.cfg.Timeout+storeWindow)
+	defer cancel()
+	if err := s.store.Unlock(after, lockName(name), owner); err != nil {
+		s.o.logger.Warn("refresh: releasing a refresh lock failed; it expires with its TTL", zap.Error(err))
 	}
-	if rec.Rotated != nil {
-		return s.rotated(ctx, name, rec)
+	switch {
+	case err != nil:
+		return nil, err
+	case next == nil:
+		// A refresh that finished between our first read and the lock
+		// rotated the record: its result is ours too.
+		return s.rotated(after, name, rec)
+	case next.storeErr != nil:
+		s.unstored(after, next.rec, next.storeErr)
+	}
+	s.invalidate(after, accessToken)
+	if s.o.cache != nil {
+		_, _ = s.o.cache.Authenticate(after, next.tokens.AccessToken) // pre-warm
+	}
+	return next.tokens, nil
+}
+
+// successor is what a rotation produced.
+type successor struct {
+	tokens   *Tokens
+	rec      *record // the new login
+	storeErr error   // why rec is stored nowhere, if it is not
+}
+
+// rotateLocked, under the lock on name: re-read the record (a refresh that
+// finished between our first read and the lock has rotated it: then it
+// returns the record and no successor), ask the provider, write the new
+// login and mark the old one rotated.
+func (s *Service) rotateLocked(ctx context.Context, name string, p *claims.Principal) (*record, *successor, error) {
+	rec, err := s.get(ctx, name)
+	if err != nil || rec.Rotated != nil {
+		return rec, nil, err
 	}
 	if rec.Subject != p.Subject || rec.ClientID != p.AuthorizedParty {
 		s.o.logger.Warn("refresh: stored login does not match the access token", zap.String("family", rec.FamilyID))
-		return nil, fmt.Errorf("%w: stored login does not match the access token", ErrLoginRequired)
+		return nil, nil, fmt.Errorf("%w: stored login does not match the access token", ErrLoginRequired)
 	}
-	s.m.providerCalls.Inc()
 	tok, err := s.provider.refresh(ctx, rec.RefreshToken)
-	if errors.Is(err, errInvalidGrant) {
+	s.m.call(callRefresh, err)
+	if errors.Is(err, ErrLoginRequired) {
 		// Terminal at the provider. Only the lock holder gets here, after
 		// re-reading an unrotated record, so this is never a lost race.
 		_ = s.store.Delete(ctx, name)
-		return nil, fmt.Errorf("%w: %w", ErrLoginRequired, err)
+		return nil, nil, err
 	}
 	if err != nil {
-		return nil, err // unavailable: the record stays for the next try
+		return nil, nil, err // the record stays for the next try
 	}
-	next := s.name(tok.AccessToken)
-	nextRec := &record{RefreshToken: tok.RefreshToken, Subject: rec.Subject, ClientID: rec.ClientID, FamilyID: rec.FamilyID, CreatedAt: s.o.now().Unix()}
-	t := s.tokens(tok)
-	if err := s.put(ctx, next, nextRec, s.cfg.RecordTTL); err != nil {
-		// The provider has rotated: a 503 now would send the client back
+	next := &successor{
+		tokens: s.tokens(tok),
+		rec:    &record{RefreshToken: tok.RefreshToken, Subject: rec.Subject, ClientID: rec.ClientID, FamilyID: rec.FamilyID, CreatedAt: s.o.now().Unix()},
+	}
+	nextName := s.name(tok.AccessToken)
+	if next.storeErr = s.put(ctx, nextName, next.rec, s.cfg.RecordTTL); next.storeErr != nil {
+		// The provider has rotated: an error now would send the client back
 		// with the old token, which the provider would take for reuse.
-		s.unstored(ctx, nextRec, err)
-		return t, nil
+		return rec, next, nil
 	}
 	// The old record keeps no refresh token: it points to its successor and
 	// lives as long as the old access token could still be presented, so a
 	// replay after the grace window is recognized as reuse.
 	rotatedRec := &record{Subject: rec.Subject, ClientID: rec.ClientID, FamilyID: rec.FamilyID, CreatedAt: rec.CreatedAt,
-		Rotated: &rotation{At: s.o.now().Unix(), Next: next, Tokens: *t}}
+		Rotated: &rotation{At: s.o.now().Unix(), Next: nextName, Tokens: *next.tokens}}
 	ttl := max(p.IssuedAt.Add(s.cfg.MaxAccessTokenAge).Sub(s.o.now()), s.cfg.GraceWindow)
 	if err := s.put(ctx, name, rotatedRec, ttl); err != nil {
 		s.o.logger.Warn("refresh: could not mark the old login rotated", zap.String("family", rec.FamilyID), zap.Error(err))
 	}
-	if s.o.cache != nil {
-		_ = s.o.cache.Invalidate(ctx, accessToken)
-		_, _ = s.o.cache.Authenticate(ctx, tok.AccessToken) // pre-warm
-	}
-	return t, nil
+	return rec, next, nil
 }
 
 // rotated answers a token whose login was already rotated: the same new
@@ -417,62 +516,94 @@ func (s *Service) rotated(ctx context.Context, name string, rec *record) (*Token
 	}
 	s.o.logger.Warn("refresh: rotated token reused after the grace window; revoking its family",
 		zap.String("family", rec.FamilyID), zap.String("client", rec.ClientID))
-	s.endFamily(ctx, name, rec)
+	ctx, cancel := detach(ctx, s.cfg.Timeout+storeWindow)
+	defer cancel()
+	if err := s.endFamily(ctx, name, rec); err != nil {
+		s.o.logger.Warn("refresh: ending a reused family", zap.String("family", rec.FamilyID), zap.Error(err))
+	}
 	return nil, ErrReuse
 }
 
-// Logout ends the login of accessToken (expired or not): its refresh token
-// is revoked at the provider and forgotten, and the access token is
-// invalidated in the token cache. Logging out twice is not an error.
+// Logout ends the login of accessToken (expired or not): the access token
+// is invalidated in the token cache, the family's refresh token is revoked
+// at the provider and every record of the family is deleted. Once the
+// access token has verified it runs to the end even if ctx ends. Logging
+// out twice is not an error. A revocation the provider refuses or does not
+// answer is logged and counted, and not an error: the refresh token never
+// left the server, and with its records deleted nobody holds it. A store
+// that fails is ErrStoreUnavailable, and a retry finishes the logout.
 func (s *Service) Logout(ctx context.Context, accessToken string) error {
+	err := s.logout(ctx, accessToken)
+	s.finish(ctx, opLogout, err)
+	return err
+}
+
+func (s *Service) logout(ctx context.Context, accessToken string) error {
 	if _, err := s.verifier.VerifyIgnoringExpiry(ctx, accessToken); err != nil {
 		if errors.Is(err, claims.ErrInvalidToken) {
 			return fmt.Errorf("%w: %w", ErrLoginRequired, err)
 		}
 		return err
 	}
+	ctx, cancel := detach(ctx, s.cfg.Timeout+storeWindow)
+	defer cancel()
+	s.invalidate(ctx, accessToken)
 	name := s.name(accessToken)
 	rec, err := s.get(ctx, name)
 	switch {
-	case err == nil:
-		s.endFamily(ctx, name, rec)
-	case !errors.Is(err, ErrLoginRequired):
+	case errors.Is(err, ErrLoginRequired):
+		return nil // logged out already, or never logged in here
+	case err != nil:
 		return err
 	}
-	if s.o.cache != nil {
-		if err := s.o.cache.Invalidate(ctx, accessToken); err != nil {
-			s.o.logger.Warn("refresh: invalidating a logged-out token", zap.Error(err))
-		}
-	}
-	s.m.logouts.Inc()
-	return nil
+	return s.endFamily(ctx, name, rec)
 }
 
 // maxChain bounds the walk along a family's rotations.
 const maxChain = 64
 
 // endFamily follows rotations from rec to the family's current login,
-// revokes its refresh token at the provider, deletes every record on the
-// way, and invalidates the access tokens the rotations handed out.
-func (s *Service) endFamily(ctx context.Context, name string, rec *record) {
-	for range maxChain {
-		if rec.Rotated == nil {
-			if err := s.provider.revoke(ctx, rec.RefreshToken); err != nil {
-				s.o.logger.Warn("refresh: revoking at the provider failed; the refresh token is forgotten here",
-					zap.String("family", rec.FamilyID), zap.Error(err))
-			}
-			_ = s.store.Delete(ctx, name)
-			return
-		}
-		if s.o.cache != nil {
-			_ = s.o.cache.Invalidate(ctx, rec.Rotated.Tokens.AccessToken)
-		}
-		_ = s.store.Delete(ctx, name)
+// invalidating the access tokens the rotations handed out, revokes its
+// refresh token at the provider, then deletes the records newest first: a
+// failure leaves the chain from name on, for a retry to walk again.
+func (s *Service) endFamily(ctx context.Context, name string, rec *record) error {
+	names := []string{name}
+	for rec != nil && rec.Rotated != nil && len(names) < maxChain {
+		s.invalidate(ctx, rec.Rotated.Tokens.AccessToken)
 		next, err := s.get(ctx, rec.Rotated.Next)
-		if err != nil {
-			return
+		switch {
+		case errors.Is(err, ErrLoginRequired):
+			next = nil // the chain ends here
+		case err != nil:
+			return err
+		default:
+			names = append(names, rec.Rotated.Next)
 		}
-		name, rec = rec.Rotated.Next, next
+		rec = next
+	}
+	if rec != nil && rec.Rotated == nil {
+		err := s.provider.revoke(ctx, rec.RefreshToken)
+		s.m.call(callRevoke, err)
+		if err != nil {
+			s.o.logger.Warn("refresh: revoking at the provider failed; the refresh token is forgotten here",
+				zap.String("family", rec.FamilyID), zap.Error(err))
+		}
+	}
+	for i := len(names) - 1; i >= 0; i-- {
+		if err := s.store.Delete(ctx, names[i]); err != nil {
+			return storeError(err)
+		}
+	}
+	return nil
+}
+
+// invalidate drops an access token from the token cache, if there is one.
+func (s *Service) invalidate(ctx context.Context, accessToken string) {
+	if s.o.cache == nil {
+		return
+	}
+	if err := s.o.cache.Invalidate(ctx, accessToken); err != nil {
+		s.o.logger.Warn("refresh: invalidating an old access token in the token cache", zap.Error(err))
 	}
 }
 
@@ -494,7 +625,7 @@ func (s *Service) get(ctx context.Context, name string) (*record, error) {
 		return nil, fmt.Errorf("%w: no stored login for this access token", ErrLoginRequired)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("refresh: store: %w: %w", claims.ErrUnavailable, err)
+		return nil, storeError(err)
 	}
 	plain, err := s.sealer.open(sealed, name)
 	var rec record
@@ -516,7 +647,7 @@ func (s *Service) put(ctx context.Context, name string, rec *record, ttl time.Du
 		return err
 	}
 	if err := s.store.Set(ctx, name, s.sealer.seal(plain, name), ttl); err != nil {
-		return fmt.Errorf("refresh: store: %w: %w", claims.ErrUnavailable, err)
+		return storeError(err)
 	}
 	return nil
 }
@@ -541,13 +672,6 @@ type rotation struct {
 	At     int64  `json:"at"`
 	Next   string `json:"next"`
 	Tokens Tokens `json:"tokens"`
-}
-
-func outcome(err error) string {
-	if err != nil {
-		return "unavailable"
-	}
-	return "ok"
 }
 
 func orDuration(d, def time.Duration) time.Duration {

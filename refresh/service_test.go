@@ -80,8 +80,14 @@ type env struct {
 	seen  *observer
 }
 
-func newEnv(t testing.TB) *env {
-	idp := idptest.Start(t, idptest.Demo())
+// newEnv starts the provider (the demo tenant, changed by mutate) and a
+// memcached.
+func newEnv(t testing.TB, mutate ...func(*idptest.Config)) *env {
+	cfg := idptest.Demo()
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	idp := idptest.Start(t, cfg)
 	idp.SetNow(time.Now())
 	mc := memcachedtest.Start(t)
 	// A hundred concurrent refreshes on a cold pool dial a hundred
@@ -127,13 +133,23 @@ func (e *env) api() *authn.Authenticator {
 
 func (e *env) service(keys []refresh.Key, opts ...refresh.Option) *refresh.Service {
 	e.t.Helper()
-	opts = append([]refresh.Option{refresh.WithClock(e.idp.Now), refresh.WithHTTPClient(&http.Client{Transport: e.seen, Timeout: 2 * time.Second})}, opts...)
-	s, err := refresh.New(e.store, e.verifier(), refresh.Config{
+	return e.serviceWith(func(c *refresh.Config) { c.EncryptionKeys = keys }, opts...)
+}
+
+// serviceWith returns a service with the test's configuration changed by
+// mutate, its HTTP client (one without a Timeout: Config.Timeout alone
+// must bound every call) and clock, and opts.
+func (e *env) serviceWith(mutate func(*refresh.Config), opts ...refresh.Option) *refresh.Service {
+	e.t.Helper()
+	opts = append([]refresh.Option{refresh.WithClock(e.idp.Now), refresh.WithHTTPClient(&http.Client{Transport: e.seen})}, opts...)
+	cfg := refresh.Config{
 		TokenURL: e.idp.TokenURL(), RevocationURL: e.idp.RevocationURL(),
 		ClientID: "venue-app", ClientSecret: "venue-app-secret", Audience: api,
 		Scopes:    []string{"openid", "offline_access", "read:venues", "book:venues"},
-		Namespace: "test", HashKey: hashKey, EncryptionKeys: keys, Timeout: 2 * time.Second,
-	}, opts...)
+		Namespace: "test", HashKey: hashKey, EncryptionKeys: []refresh.Key{key1}, Timeout: 2 * time.Second,
+	}
+	mutate(&cfg)
+	s, err := refresh.New(e.store, e.verifier(), cfg, opts...)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -510,7 +526,7 @@ func TestHandlerAnswers(t *testing.T) {
 		want   int
 		code   any
 	}{
-		{"wrong password", "/auth/login", nil, url.Values{"username": {"alice"}, "password": {"nope"}}, 400, "invalid_grant"},
+		{"wrong password", "/auth/login", nil, url.Values{"username": {"alice"}, "password": {"nope"}}, 401, "invalid_grant"},
 		{"no password", "/auth/login", nil, url.Values{"username": {"alice"}}, 400, "invalid_request"},
 		{"refresh without a token", "/auth/refresh", nil, nil, 401, nil},
 		{"refresh with a malformed header", "/auth/refresh", map[string]string{"Authorization": "Bearer a b"}, nil, 400, "invalid_request"},

@@ -2,7 +2,6 @@ package refresh
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"sync"
 	"time"
@@ -12,6 +11,14 @@ import (
 // refresh happen once across every instance of the service. Records reach it
 // already encrypted: a Store never sees a refresh token. Implementations are
 // safe for concurrent use.
+//
+// A lock belongs to the owner token its taker chose (a random string, new
+// for every Lock): only that owner can release it, so a lock that outlived
+// its TTL and was taken by another request is never released by the first.
+// The Service holds a lock for Config.Timeout + 5s; each Store operation
+// must end well within a second (MemcacheStore: the memcache.Client's
+// Timeout, 100 ms with cache.NewMemcacheClient), or a write that started
+// before the lock's work was cut off could land after the lock expired.
 type Store interface {
 	// Get returns the value stored under name, or ErrNotFound.
 	Get(ctx context.Context, name string) ([]byte, error)
@@ -19,9 +26,13 @@ type Store interface {
 	Set(ctx context.Context, name string, value []byte, ttl time.Duration) error
 	// Delete removes name; an absent name is not an error.
 	Delete(ctx context.Context, name string) error
-	// Lock takes the lock on name for at most ttl, or returns ErrLocked if
-	// someone else holds it. release gives it back early.
-	Lock(ctx context.Context, name string, ttl time.Duration) (release func(), err error)
+	// Lock takes the lock on name for owner, for at most ttl, or returns
+	// ErrLocked if it is held (by anyone, owner included).
+	Lock(ctx context.Context, name, owner string, ttl time.Duration) error
+	// Unlock releases the lock on name if owner holds it, and does nothing
+	// otherwise: a lock that has expired, or was taken since by another
+	// owner, is not an error.
+	Unlock(ctx context.Context, name, owner string) error
 }
 
 // Store errors.
@@ -37,7 +48,7 @@ type MemoryStore struct {
 
 	mu      sync.Mutex // guards records, locks and swept
 	records map[string]memoryEntry
-	locks   map[string]memoryEntry // value is the holder's random id
+	locks   map[string]memoryEntry // value is the owner token
 	swept   int                    // len(records) after the last sweep
 }
 
@@ -98,22 +109,25 @@ func (s *MemoryStore) Delete(_ context.Context, name string) error {
 	return nil
 }
 
-// Lock implements Store.
-func (s *MemoryStore) Lock(_ context.Context, name string, ttl time.Duration) (func(), error) {
+// Lock implements Store. The lock's TTL follows the store's clock.
+func (s *MemoryStore) Lock(_ context.Context, name, owner string, ttl time.Duration) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if l, held := s.locks[name]; held && s.now().Before(l.expires) {
-		return nil, ErrLocked
+		return ErrLocked
 	}
-	id := rand.Text()
-	s.locks[name] = memoryEntry{[]byte(id), s.now().Add(ttl)}
-	return func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if l := s.locks[name]; string(l.value) == id {
-			delete(s.locks, name)
-		}
-	}, nil
+	s.locks[name] = memoryEntry{[]byte(owner), s.now().Add(ttl)}
+	return nil
+}
+
+// Unlock implements Store.
+func (s *MemoryStore) Unlock(_ context.Context, name, owner string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if l, held := s.locks[name]; held && string(l.value) == owner {
+		delete(s.locks, name)
+	}
+	return nil
 }
 
 // Len returns the number of records held, expired ones included until read.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bradfitz/gomemcache/memcache"
 	"golang.org/x/oauth2"
 
 	"github.com/authgate/authgate/idptest"
@@ -40,19 +41,31 @@ func TestStores(t *testing.T) {
 			if v, err := s.Get(ctx, "r"); err != nil || string(v) != "sealed" {
 				t.Fatalf("Get = %q, %v", v, err)
 			}
-			release, err := s.Lock(ctx, "r:lock", time.Minute)
-			if err != nil {
+			if err := s.Lock(ctx, "r:lock", "owner-a", time.Minute); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := s.Lock(ctx, "r:lock", time.Minute); !errors.Is(err, refresh.ErrLocked) {
+			if err := s.Lock(ctx, "r:lock", "owner-b", time.Minute); !errors.Is(err, refresh.ErrLocked) {
 				t.Fatalf("second Lock: %v, want ErrLocked", err)
 			}
-			release()
-			again, err := s.Lock(ctx, "r:lock", time.Minute)
-			if err != nil {
+			// Release by a non-owner does nothing.
+			if err := s.Unlock(ctx, "r:lock", "owner-b"); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Lock(ctx, "r:lock", "owner-b", time.Minute); !errors.Is(err, refresh.ErrLocked) {
+				t.Fatalf("Lock after a non-owner's Unlock: %v, want ErrLocked", err)
+			}
+			if err := s.Unlock(ctx, "r:lock", "owner-a"); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Lock(ctx, "r:lock", "owner-b", time.Minute); err != nil {
 				t.Fatalf("Lock after release: %v", err)
 			}
-			again()
+			if err := s.Unlock(ctx, "r:lock", "owner-b"); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Unlock(ctx, "r:lock", "owner-b"); err != nil {
+				t.Fatalf("releasing a free lock: %v", err)
+			}
 			if err := s.Delete(ctx, "r"); err != nil {
 				t.Fatal(err)
 			}
@@ -64,7 +77,7 @@ func TestStores(t *testing.T) {
 	// The memory store's TTLs follow its clock.
 	m := refresh.NewMemoryStore(clock)
 	_ = m.Set(context.Background(), "r", []byte("v"), time.Minute)
-	if _, err := m.Lock(context.Background(), "l", time.Minute); err != nil {
+	if err := m.Lock(context.Background(), "l", "first", time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	mu.Lock()
@@ -73,8 +86,13 @@ func TestStores(t *testing.T) {
 	if _, err := m.Get(context.Background(), "r"); !errors.Is(err, refresh.ErrNotFound) {
 		t.Errorf("expired record: %v", err)
 	}
-	if _, err := m.Lock(context.Background(), "l", time.Minute); err != nil {
+	if err := m.Lock(context.Background(), "l", "second", time.Minute); err != nil {
 		t.Errorf("an expired lock still held: %v", err)
+	}
+	// The first owner, back after its lock expired, releases nothing.
+	_ = m.Unlock(context.Background(), "l", "first")
+	if err := m.Lock(context.Background(), "l", "third", time.Minute); !errors.Is(err, refresh.ErrLocked) {
+		t.Errorf("the expired owner's Unlock released the next owner's lock: %v", err)
 	}
 	// Abandoned logins do not pile up: expired records are swept.
 	for i := range 5000 {
@@ -87,6 +105,57 @@ func TestStores(t *testing.T) {
 	}
 	if n := m.Len(); n > 1100 {
 		t.Errorf("%d records kept, most of them expired", n)
+	}
+}
+
+// TestMemcacheUnlockIsOwned forces the interleaving a get-then-delete
+// release gets wrong: the first owner's lock is gone (here deleted, as an
+// expiry would) and taken by a second owner before the first releases. The
+// first owner's Unlock must leave the second's lock in place.
+func TestMemcacheUnlockIsOwned(t *testing.T) {
+	mc := memcachedtest.Start(t)
+	client, err := cache.NewMemcacheClient([]string{mc.Addr()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, raw, ctx := refresh.NewMemcacheStore(client), memcache.New(mc.Addr()), context.Background()
+	if err := s.Lock(ctx, "l", "first", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.Delete("l"); err != nil { // the first lock expires
+		t.Fatal(err)
+	}
+	if err := s.Lock(ctx, "l", "second", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Unlock(ctx, "l", "first"); err != nil {
+		t.Fatal(err)
+	}
+	if it, err := raw.Get("l"); err != nil || string(it.Value) != "second" {
+		t.Fatalf("after the first owner's Unlock the lock is %v, %v; want the second owner's", it, err)
+	}
+	// The owner's own Unlock removes it (a compare-and-swap to a negative
+	// expiration, which memcached expires at once).
+	if err := s.Unlock(ctx, "l", "second"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Get("l"); !errors.Is(err, memcache.ErrCacheMiss) {
+		t.Fatalf("after the owner's Unlock: %v, want a miss", err)
+	}
+	// A change between Unlock's read and its compare-and-swap wins: the
+	// swap conflicts and the lock stays. (Set through the raw client: the
+	// store itself never overwrites a lock.)
+	if err := s.Lock(ctx, "l", "third", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	it, _ := raw.Get("l")
+	_ = raw.Set(&memcache.Item{Key: "l", Value: []byte("third"), Expiration: 60}) // new CAS id, same value
+	it.Expiration = -1
+	if err := raw.CompareAndSwap(it); !errors.Is(err, memcache.ErrCASConflict) {
+		t.Fatalf("a stale compare-and-swap: %v, want a conflict", err)
+	}
+	if _, err := raw.Get("l"); err != nil {
+		t.Fatalf("the lock after a stale swap: %v", err)
 	}
 }
 
