@@ -11,14 +11,16 @@ LOADTEST_FLAGS ?=
 
 .PHONY: test deps vet bench loadtest fuzz
 
-# Installs memcached when missing (apt-get, as root), then vets and runs every
-# test with the race detector; tests that need memcached fail rather than skip.
+# Installs memcached and PostgreSQL when missing (apt-get, as root), then vets
+# and runs every test with the race detector; tests that need memcached or
+# PostgreSQL fail rather than skip.
 # The bench module is vetted too, so that it keeps building.
 test: deps vet
-	AUTHGATE_REQUIRE_MEMCACHED=1 $(GO) test -race -count=1 ./...
+	AUTHGATE_REQUIRE_MEMCACHED=1 AUTHGATE_REQUIRE_POSTGRES=1 $(GO) test -race -count=1 ./...
 
 deps:
 	@./scripts/ensure-memcached.sh
+	@./scripts/ensure-postgres.sh
 
 vet:
 	$(GO) vet ./...
