@@ -54,8 +54,7 @@ const (
 // Server is one PostgreSQL server owned by a test. It is safe for
 // concurrent use.
 type Server struct {
-	p  *Process
-	db atomic.Int64 // databases made by NewDatabase
+	p *Process
 }
 
 // Start launches PostgreSQL on a free 127.0.0.1 port and registers its
@@ -91,19 +90,15 @@ func (s *Server) Addr() string { return s.p.Addr }
 // NewDatabase creates an empty database on the server and returns its DSN.
 func (s *Server) NewDatabase(tb testing.TB) string {
 	tb.Helper()
-	name := "test_" + strconv.FormatInt(s.db.Add(1), 10)
-	db, err := sql.Open("pgx", s.DSN())
+	dsn, err := s.p.NewDatabase()
 	if err != nil {
-		tb.Fatal(err)
+		tb.Fatalf("pgtest: %v", err)
 	}
-	defer db.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := db.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		tb.Fatalf("pgtest: creating database %s: %v", name, err)
-	}
-	return s.p.DSN(name)
+	return dsn
 }
+
+// Process returns the server's process.
+func (s *Server) Process() *Process { return s.p }
 
 // Process is a PostgreSQL server started by Launch, for programs and
 // TestMain; Kill ends it.
@@ -112,6 +107,24 @@ type Process struct {
 	dir    string // the temporary directory: data and socket
 	cmd    *exec.Cmd
 	exited chan struct{} // closed once cmd has been waited for
+	dbs    atomic.Int64  // databases made by NewDatabase
+}
+
+// NewDatabase creates an empty database on the server and returns its
+// DSN. It is safe for concurrent use.
+func (p *Process) NewDatabase() (string, error) {
+	name := "test_" + strconv.FormatInt(p.dbs.Add(1), 10)
+	db, err := sql.Open("pgx", p.DSN("postgres"))
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := db.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", fmt.Errorf("creating database %s: %w", name, err)
+	}
+	return p.DSN(name), nil
 }
 
 // DSN returns the URL of database on the server.
