@@ -257,9 +257,6 @@ func (f *Flow) Finish(ctx context.Context, binding string, cb Callback) (*Author
 	return &Authorization{Code: cb.Code, CodeVerifier: p.Verifier, RedirectURI: f.party.RedirectURL, Organization: p.Organization}, nil
 }
 
-// Party returns the Flow's party.
-func (f *Flow) Party() Party { return f.party }
-
 func oauthConfig(p Party) oauth2.Config {
 	return oauth2.Config{
 		ClientID:     p.ClientID,

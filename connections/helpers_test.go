@@ -3,6 +3,7 @@ package connections_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -35,7 +36,7 @@ var (
 // service under test) as a partner client.
 func lodging() idptest.Config {
 	return idptest.Config{
-		APIs: []idptest.API{{Identifier: lodgingAPI, Scopes: []string{"book:rooms", "read:rooms", "rate:hosts"}, AccessTokenTTL: 10 * time.Minute}},
+		APIs:  []idptest.API{{Identifier: lodgingAPI, Scopes: []string{"book:rooms", "read:rooms", "rate:hosts"}, AccessTokenTTL: 10 * time.Minute}},
 		Roles: []idptest.Role{{Name: "guest", Permissions: []string{"book:rooms", "read:rooms", "rate:hosts"}}},
 		Users: []idptest.User{
 			{ID: "roomsmart|a1", Username: "alice", Email: "alice@acme.example", Roles: []string{"guest"}},
@@ -109,14 +110,14 @@ func (o *observer) all() []string {
 }
 
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	third *idptest.Server // RoomSMart
 	own   *idptest.Server // the service's provider, for the ManagementStore
 	mc    *memcachedtest.Server
 	seen  *observer
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	third := idptest.Start(t, lodging())
 	third.SetNow(time.Now())
 	return &env{t: t, third: third, own: idptest.Start(t, own()), mc: memcachedtest.Start(t), seen: &observer{}}
@@ -148,10 +149,15 @@ func (e *env) cache() connections.Cache {
 // service returns an instance over store sharing the env's memcached.
 func (e *env) service(store connections.Store, keys ...connections.Key) *connections.Service {
 	e.t.Helper()
+	return e.serviceWith(store, e.cache(), keys...)
+}
+
+func (e *env) serviceWith(store connections.Store, c connections.Cache, keys ...connections.Key) *connections.Service {
+	e.t.Helper()
 	if keys == nil {
 		keys = []connections.Key{key1}
 	}
-	s, err := connections.New(store, e.cache(), connections.Config{
+	s, err := connections.New(store, c, connections.Config{
 		FlowConfig: connections.FlowConfig{Namespace: "test", HashKey: hashKey, EncryptionKeys: keys},
 		Parties:    []connections.Party{e.party()},
 		Timeout:    5 * time.Second,
@@ -185,7 +191,7 @@ func TestMain(m *testing.M) {
 
 // postgres returns a new database on the package's PostgreSQL, started
 // once; it skips (or fails under AUTHGATE_REQUIRE_POSTGRES=1) without one.
-func postgres(t *testing.T) string {
+func postgres(t testing.TB) string {
 	t.Helper()
 	pgOnce.Do(func() {
 		if pgOnce.err = pgtest.Installed(); pgOnce.err == nil {
@@ -328,5 +334,46 @@ func wantReconnect(t *testing.T, err error, what string) {
 	var re *connections.ReconnectError
 	if !errors.As(err, &re) || !errors.Is(err, connections.ErrReconnect) || re.Party != "roomsmart" {
 		t.Fatalf("%s: %v, want a *ReconnectError", what, err)
+	}
+}
+
+// accessToken posts a token request and returns the access token.
+func accessToken(tokenURL string, form url.Values) (string, error) {
+	resp, err := http.PostForm(tokenURL, form)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var body struct {
+		AccessToken string `json:"access_token"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&body)
+	return body.AccessToken, err
+}
+
+// accessClaims posts a token request and returns the payload of the
+// access token in the answer (unverified: the test only reads it).
+func accessClaims(tokenURL string, form url.Values) (map[string]any, error) {
+	tok, err := accessToken(tokenURL, form)
+	if err != nil {
+		return nil, err
+	}
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return nil, errors.New("not a JWT")
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return nil, err
+	}
+	var c map[string]any
+	return c, json.Unmarshal(payload, &c)
+}
+
+func decodeJSON(t *testing.T, resp *http.Response, v any) {
+	t.Helper()
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -92,4 +92,3 @@ func TestLifecycle(t *testing.T) {
 		wantReconnect(t, err, "after Deprovision")
 	})
 }
-

@@ -97,9 +97,6 @@ func (s *Server) NewDatabase(tb testing.TB) string {
 	return dsn
 }
 
-// Process returns the server's process.
-func (s *Server) Process() *Process { return s.p }
-
 // Process is a PostgreSQL server started by Launch, for programs and
 // TestMain; Kill ends it.
 type Process struct {
