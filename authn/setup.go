@@ -12,7 +12,6 @@ import (
 
 	"github.com/authgate/authgate/cache"
 	"github.com/authgate/authgate/claims"
-	"github.com/authgate/authgate/internal/memcached"
 	"github.com/authgate/authgate/middleware"
 	"github.com/authgate/authgate/refresh"
 	"github.com/authgate/authgate/tokenvalidator"
@@ -123,11 +122,7 @@ func (g *Gate) build(ctx context.Context, cfg SetupConfig, opts []Option, o opti
 			return err
 		}
 		opts = append(slices.Clone(opts), WithMemcache(shared))
-		client, err := memcached.NewClient(cfg.MemcacheServers, 100*time.Millisecond, 64)
-		if err != nil {
-			return err
-		}
-		store = refresh.NewMemcacheStore(client)
+		store = refresh.NewMemcacheStore(cluster)
 	}
 	a, err := NewAuthenticator(g.validator, Config{}, opts...)
 	if err != nil {

@@ -265,7 +265,7 @@ func (c *Memcache) store(ctx context.Context, d Digest, e Entry, write func(cont
 // Delete removes the entry for d from d's node; an absent entry is not an
 // error.
 func (c *Memcache) Delete(ctx context.Context, d Digest) error {
-	if err := c.c.Delete(ctx, c.KeyName(d)); err != nil {
+	if err := c.c.Delete(ctx, c.KeyName(d)); err != nil && !errors.Is(err, memcache.ErrCacheMiss) {
 		return fmt.Errorf("cache: %w", err)
 	}
 	return nil

@@ -65,6 +65,7 @@ func (s *Server) AuthorizationCode(req AuthorizeRequest) (string, error) {
 		return "", err
 	}
 	g.nonce = req.Nonce
+	s.recordGrantLocked(u, c, req.Audience, g.scopes)
 	code := randomID(32)
 	s.st.codes[code] = &authCode{grant: g, redirectURI: req.RedirectURI, challenge: req.CodeChallenge, expires: s.Now().Add(codeTTL)}
 	return code, nil

@@ -130,6 +130,11 @@ type Client struct {
 	// refresh answers without a new refresh token and the old one stays
 	// valid.
 	DisableRotation bool
+	// ManagementScopes are the Management API scopes the client gets with
+	// the client_credentials grant for Server.ManagementAudience: any of
+	// read:users, update:users, update:users_app_metadata, read:grants,
+	// delete:grants.
+	ManagementScopes []string
 }
 
 // API is a resource server: an audience and the scopes it defines.
@@ -261,6 +266,11 @@ func (c Config) validate() error {
 		if cl.Secret == "" && slices.Contains(cl.Grants, grantClientCredentials) {
 			add("client %q has the client_credentials grant but no secret", cl.ID)
 		}
+		for _, sc := range cl.ManagementScopes {
+			if !slices.Contains(managementScopes, sc) {
+				add("client %q has Management API scope %q (want some of %v)", cl.ID, sc, managementScopes)
+			}
+		}
 		for aud, scopes := range cl.Scopes {
 			i := slices.IndexFunc(c.APIs, func(a API) bool { return a.Identifier == aud })
 			if i < 0 {
@@ -298,6 +308,7 @@ func (c Config) clone() Config {
 	for i := range c.Clients {
 		cl := &c.Clients[i]
 		cl.Grants = slices.Clone(cl.Grants)
+		cl.ManagementScopes = slices.Clone(cl.ManagementScopes)
 		scopes := make(map[string][]string, len(cl.Scopes))
 		for aud, s := range cl.Scopes {
 			scopes[aud] = slices.Clone(s)

@@ -27,10 +27,23 @@
 //	GET  /userinfo, POST /userinfo          the user's profile for a token with openid
 //	POST /oauth/introspect                  RFC 7662 (Auth0 has none), for confidential clients
 //	POST /oauth/revoke                      RFC 7009: refresh-token families, opaque access tokens
+//	GET  /authorize                         the authorization-code flow, without a page
+//	GET, PATCH /api/v2/users/{id}           the Management API: a user and its app_metadata
+//	GET  /api/v2/grants, DELETE /api/v2/grants/{id}
+//	                                        the Management API: users' consents to clients
 //
-// There is no /authorize page: [Server.AuthorizationCode] stands in for the
-// browser and returns a code for the authorization_code grant (PKCE S256
-// or client secret).
+// /authorize has no login page: it logs in the user its login_hint names
+// (or the one [Server.SetDefaultUser] set) and redirects to redirect_uri
+// with a code and the state, honouring audience, organization and PKCE
+// (S256); [Server.DenyConsent] makes it answer error=access_denied
+// instead. [Server.AuthorizationCode] does the same without HTTP. Every
+// code records the user's grant (consent) for the client.
+//
+// The Management API subset takes a token from the client_credentials
+// grant for [Server.ManagementAudience], which clients with
+// Client.ManagementScopes get. PATCH merges app_metadata as Auth0 does
+// (top-level keys replaced, null deletes); deleting a grant revokes every
+// refresh token the user holds through that client.
 //
 // # Tokens
 //
@@ -81,7 +94,11 @@
 //     [WithUnpublishedKey] and [WithoutSignature] for the negative cases;
 //     [Server.OpaqueToken] registers an opaque token.
 //   - Users: [Server.RemoveUser] deletes one; refreshing then answers 403
-//     invalid_grant, as at Auth0.
+//     invalid_grant, as at Auth0. [Server.AppMetadata] shows what the
+//     Management API stored for one.
+//   - Rate limits: [Server.SetRateLimit] answers an endpoint's requests
+//     past a limit per window of real time with 429 and Retry-After, and
+//     Auth0's X-RateLimit-* headers.
 //
 // # The demo tenant
 //

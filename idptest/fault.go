@@ -16,9 +16,12 @@ const (
 	EndpointUserinfo   Endpoint = "userinfo"   // GET or POST /userinfo
 	EndpointIntrospect Endpoint = "introspect" // POST /oauth/introspect
 	EndpointRevoke     Endpoint = "revoke"     // POST /oauth/revoke
+	EndpointAuthorize  Endpoint = "authorize"  // GET /authorize
+	EndpointManagement Endpoint = "management" // the Management API under /api/v2/
 )
 
-var endpoints = []Endpoint{EndpointDiscovery, EndpointJWKS, EndpointToken, EndpointUserinfo, EndpointIntrospect, EndpointRevoke}
+var endpoints = []Endpoint{EndpointDiscovery, EndpointJWKS, EndpointToken, EndpointUserinfo, EndpointIntrospect, EndpointRevoke,
+	EndpointAuthorize, EndpointManagement}
 
 // Fault makes an endpoint misbehave; see SetFault.
 type Fault int
@@ -85,10 +88,14 @@ func (s *Server) fault(e Endpoint) (Fault, <-chan struct{}) {
 	return s.faults[e], s.faultChanged
 }
 
-// endpoint counts the requests to e and applies e's fault before h runs.
+// endpoint counts the requests to e and applies e's rate limit and fault
+// before h runs.
 func (s *Server) endpoint(e Endpoint, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.calls[e].Add(1)
+		if s.rateLimited(w, e) {
+			return
+		}
 		for {
 			f, changed := s.fault(e)
 			switch f {

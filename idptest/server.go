@@ -36,6 +36,8 @@ type Server struct {
 	frozen   bool       // set by SetNow and Advance
 	frozenAt time.Time
 
+	limits rateLimits // SetRateLimit's limits
+
 	keysMu sync.Mutex // guards keys and signer
 	keys   []*key     // published in the JWKS, in order of creation
 	signer *key       // one of keys
@@ -74,6 +76,7 @@ func New(cfg Config) (*Server, error) {
 	for _, e := range endpoints {
 		s.calls[e] = new(atomic.Int64)
 	}
+	s.managementLocked() // not serving yet
 	s.srv = &http.Server{
 		Handler:           s.routes(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -193,14 +196,19 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("POST /userinfo", s.endpoint(EndpointUserinfo, s.serveUserinfo))
 	mux.Handle("POST /oauth/introspect", s.endpoint(EndpointIntrospect, s.serveIntrospect))
 	mux.Handle("POST /oauth/revoke", s.endpoint(EndpointRevoke, s.serveRevoke))
+	mux.Handle("GET /authorize", s.endpoint(EndpointAuthorize, s.serveAuthorize))
+	mux.Handle("GET /api/v2/users/{id}", s.endpoint(EndpointManagement, s.serveUser))
+	mux.Handle("PATCH /api/v2/users/{id}", s.endpoint(EndpointManagement, s.servePatchUser))
+	mux.Handle("GET /api/v2/grants", s.endpoint(EndpointManagement, s.serveGrants))
+	mux.Handle("DELETE /api/v2/grants/{id}", s.endpoint(EndpointManagement, s.serveDeleteGrant))
 	return mux
 }
 
-// serveDiscovery is the OpenID Connect discovery document. It lists no
-// authorization_endpoint: AuthorizationCode stands in for the browser.
+// serveDiscovery is the OpenID Connect discovery document.
 func (s *Server) serveDiscovery(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"issuer":                                        s.Issuer(),
+		"authorization_endpoint":                        s.AuthorizeURL(),
 		"jwks_uri":                                      s.JWKSURL(),
 		"token_endpoint":                                s.TokenURL(),
 		"userinfo_endpoint":                             s.UserinfoURL(),

@@ -20,13 +20,17 @@ type state struct {
 	refresh         map[string]*refreshToken
 	revokedFamilies map[string]bool // refresh-token families
 	opaque          map[string]*opaqueToken
+
+	grants    map[string]*userGrant // by ID; see management.go
+	authorize authorizeSettings     // see authorize.go
 }
 
 // user is a configured user as the provider holds it.
 type user struct {
 	User
-	claims  []byte // User.Claims as JSON, decoded afresh into every token; nil if none
-	removed bool   // by RemoveUser
+	claims      []byte         // User.Claims as JSON, decoded afresh into every token; nil if none
+	removed     bool           // by RemoveUser
+	appMetadata map[string]any // set through the Management API
 }
 
 // opaqueToken is what the provider remembers of an opaque access token.
@@ -43,7 +47,7 @@ func newState(cfg Config) *state {
 		users: map[string]*user{}, byID: map[string]*user{},
 		clients: map[string]*Client{}, apis: map[string]*API{}, orgs: map[string]*Organization{}, roles: map[string]*Role{},
 		codes: map[string]*authCode{}, refresh: map[string]*refreshToken{}, revokedFamilies: map[string]bool{},
-		opaque: map[string]*opaqueToken{},
+		opaque: map[string]*opaqueToken{}, grants: map[string]*userGrant{},
 	}
 	for _, u := range cfg.Users {
 		su := &user{User: u}

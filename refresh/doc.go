@@ -14,7 +14,7 @@
 // grace window is reuse, which revokes the whole family at the provider.
 // [Service.Logout] revokes and forgets.
 //
-//	svc, err := refresh.New(refresh.NewMemcacheStore(client), jwksValidator, refresh.Config{…},
+//	svc, err := refresh.New(refresh.NewMemcacheStore(cluster) /* cache.NewCluster */, jwksValidator, refresh.Config{…},
 //		refresh.WithTokenCache(authenticator))
 //	mux.Handle("POST /auth/login", svc.LoginHandler())
 //	mux.Handle("POST /auth/refresh", svc.RefreshHandler())

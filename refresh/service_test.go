@@ -23,7 +23,6 @@ import (
 	"github.com/authgate/authgate/cache"
 	"github.com/authgate/authgate/claims"
 	"github.com/authgate/authgate/idptest"
-	"github.com/authgate/authgate/internal/memcached"
 	"github.com/authgate/authgate/internal/memcachedtest"
 	"github.com/authgate/authgate/refresh"
 	"github.com/authgate/authgate/tokenvalidator"
@@ -94,11 +93,12 @@ func newEnv(t testing.TB, mutate ...func(*idptest.Config)) *env {
 	// connections at once; under -race on two cores some take longer than
 	// the cache's 100 ms. That is a 503 in production (nothing lost, the
 	// client retries); here the tests are about the refresh logic.
-	client, err := memcached.NewClient([]string{mc.Addr()}, time.Second, 64)
+	cluster, err := cache.NewCluster([]string{mc.Addr()}, cache.ClusterConfig{ReadTimeout: time.Second, WriteTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, idp: idp, mc: mc, store: refresh.NewMemcacheStore(client), seen: &observer{}}
+	t.Cleanup(func() { cluster.Close() })
+	return &env{t: t, idp: idp, mc: mc, store: refresh.NewMemcacheStore(cluster), seen: &observer{}}
 }
 
 func (e *env) verifier() *tokenvalidator.JWKS {

@@ -16,8 +16,8 @@ import (
 // for every Lock): only that owner can release it, so a lock that outlived
 // its TTL and was taken by another request is never released by the first.
 // The Service holds a lock for Config.Timeout + 5s; each Store operation
-// must end well within a second (MemcacheStore: the memcache.Client's
-// Timeout, 100 ms with cache.NewMemcacheClient), or a write that started
+// must end well within a second (MemcacheStore: the cluster's timeouts, 50
+// and 100 ms with cache.NewCluster's defaults), or a write that started
 // before the lock's work was cut off could land after the lock expired.
 type Store interface {
 	// Get returns the value stored under name, or ErrNotFound.

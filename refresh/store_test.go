@@ -13,8 +13,8 @@ import (
 	"github.com/bradfitz/gomemcache/memcache"
 	"golang.org/x/oauth2"
 
+	"github.com/authgate/authgate/cache"
 	"github.com/authgate/authgate/idptest"
-	"github.com/authgate/authgate/internal/memcached"
 	"github.com/authgate/authgate/internal/memcachedtest"
 	"github.com/authgate/authgate/refresh"
 )
@@ -22,7 +22,7 @@ import (
 // TestStores runs the same checks on both Store implementations.
 func TestStores(t *testing.T) {
 	mc := memcachedtest.Start(t)
-	client, err := memcached.NewClient([]string{mc.Addr()}, 100*time.Millisecond, 64)
+	client, err := cache.NewCluster([]string{mc.Addr()}, cache.ClusterConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func TestStores(t *testing.T) {
 // first owner's Unlock must leave the second's lock in place.
 func TestMemcacheUnlockIsOwned(t *testing.T) {
 	mc := memcachedtest.Start(t)
-	client, err := cache.NewMemcacheClient([]string{mc.Addr()})
+	client, err := cache.NewCluster([]string{mc.Addr()}, cache.ClusterConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,17 @@
 //	CLIENT_SECRET     its secret
 //	MEMCACHE_SERVERS  comma-separated memcached servers: adds the shared tier
 //	CACHE_NAMESPACE   separates environments sharing memcached (default venue)
-//	AUTHGATE_SECRET   32+ bytes shared by every instance (required with MEMCACHE_SERVERS)
+//	AUTHGATE_SECRET   32+ bytes shared by every instance (required with MEMCACHE_SERVERS); also seals
+//	                  the grants users give at RoomSMart
+//	CONNECTIONS_DB    SQLite file keeping those grants (default: a temporary file, removed at exit)
+//
+// Beside it runs RoomSMart, a lodging marketplace (a second embedded
+// provider and its booking API): users connect their RoomSMart account and
+// the service books rooms for them. With the service's own client
+// configured, users can also log in by authorization code (PKCE) at
+// GET /auth/authorize (optional organization and login_hint), which
+// redirects to the provider's /authorize, and GET /auth/callback, which
+// answers the access token; the refresh token stays on the server.
 package main
 
 import (

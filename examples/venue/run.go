@@ -23,6 +23,7 @@ type settings struct {
 	addr, issuer, audience, clientID, clientSecret, namespace string
 	memcacheServers                                           []string
 	secret                                                    []byte
+	connectionsDB                                             string
 }
 
 func readSettings(getenv func(string) string) (settings, error) {
@@ -34,6 +35,8 @@ func readSettings(getenv func(string) string) (settings, error) {
 		clientSecret: getenv("CLIENT_SECRET"),
 		namespace:    or(getenv("CACHE_NAMESPACE"), "venue"),
 		secret:       []byte(getenv("AUTHGATE_SECRET")),
+
+		connectionsDB: getenv("CONNECTIONS_DB"),
 	}
 	for _, srv := range strings.Split(getenv("MEMCACHE_SERVERS"), ",") {
 		if srv = strings.TrimSpace(srv); srv != "" {
@@ -83,7 +86,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		MemcacheServers: s.memcacheServers,
 		Namespace:       s.namespace,
 		Secret:          s.secret,
-		LoginScopes:     []string{"openid", "profile", "offline_access", "read:venues", "book:venues", "read:datasets"},
+		LoginScopes:     loginScopes,
 	}, authn.WithEnricher("datasets-v1", datasets{}), authn.WithRegisterer(reg), authn.WithLogger(logger))
 	if err != nil {
 		return err
@@ -94,10 +97,21 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: routes(gate, reg), ReadHeaderTimeout: 10 * time.Second}
+	api := "http://" + l.Addr().String()
+	lodging, err := startLodging(setupCtx, s, gate, api)
+	if err != nil {
+		l.Close()
+		return fmt.Errorf("starting the connections to RoomSMart: %w", err)
+	}
+	defer lodging.Close()
+	mux := http.NewServeMux()
+	mux.Handle("/", routes(gate, reg))
+	lodging.routes(mux)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(out, "venue API listening on http://%s\n", l.Addr())
 	if idp != nil {
-		printDemo(out, idp, "http://"+l.Addr().String())
+		printDemo(out, idp, api)
+		printConnections(out, lodging.roomsmart, api)
 	}
 	if ready != nil {
 		ready <- l.Addr().String()
@@ -113,6 +127,9 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 	defer cancel()
 	return srv.Shutdown(shutdownCtx)
 }
+
+// loginScopes are asked at login, by password or by authorization code.
+var loginScopes = []string{"openid", "profile", "offline_access", "read:venues", "book:venues", "read:datasets"}
 
 func or(s, def string) string {
 	if s == "" {

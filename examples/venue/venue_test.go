@@ -183,37 +183,49 @@ func TestQuickstartAsPrinted(t *testing.T) {
 		"AUTHGATE_SECRET":  "a secret of at least thirty-two bytes",
 	})
 	var expected []int
-	token, lines := "", 0
+	sh := &shell{vars: map[string]string{}, jars: map[string][]*http.Cookie{}}
+	lines := 0
 	for _, line := range strings.Split(out.String(), "\n") {
+		name, cmd, assigns := assignment(line)
 		switch {
 		case strings.HasPrefix(line, "# "):
 			expected = statusesIn(line)
-		case strings.HasPrefix(line, "TOKEN=$(") || strings.HasPrefix(line, "curl "):
+		case assigns || strings.HasPrefix(line, "curl "):
 			lines++
 			want := 0
 			if len(expected) > 0 {
 				want, expected = expected[0], expected[1:]
 			}
-			status, body := replay(t, line, token)
+			status, body, output := sh.replay(t, cmd)
 			if (want == 0 && status/100 != 2) || (want != 0 && status != want) {
 				t.Errorf("%s\n  answered %d %s, want %d", line, status, body, want)
 			}
-			if strings.HasPrefix(line, "TOKEN=$(") {
-				m := accessToken.FindStringSubmatch(body)
-				if m == nil {
-					t.Fatalf("%s\n  gave no access token: %s", line, body)
+			if assigns {
+				if output == "" {
+					t.Fatalf("%s\n  set $%s to nothing: %d %s", line, name, status, body)
 				}
-				token = m[1]
+				sh.vars[name] = output
 			}
 		}
 	}
-	if lines < 10 {
+	if lines < 20 {
 		t.Fatalf("only %d command lines printed:\n%s", lines, out)
 	}
 }
 
-// accessToken is what the printed sed expression extracts.
-var accessToken = regexp.MustCompile(`"access_token":"([^"]+)"`)
+// assignment splits NAME=$(command) into NAME and the command.
+func assignment(line string) (name, cmd string, ok bool) {
+	m := assignLine.FindStringSubmatch(line)
+	if m == nil {
+		return "", line, false
+	}
+	return m[1], m[2], true
+}
+
+var assignLine = regexp.MustCompile(`^([A-Z_]+)=\$\((.*)\)$`)
+
+// sedField reads the JSON member a printed sed expression extracts.
+var sedField = regexp.MustCompile(`"([a-z_]+)":"\(\[\^"\]\+\)"`)
 
 // statusesIn reads the expected statuses from a comment's last parentheses:
 // "(200)" or "(204, then 401)".
@@ -231,15 +243,25 @@ func statusesIn(comment string) []int {
 	return out
 }
 
-// replay runs one printed line — curl, or TOKEN=$(curl … | sed …) — with
-// $TOKEN as token, and returns the status and body of its request.
-func replay(t *testing.T, line, token string) (int, string) {
+// shell is what the printed lines share: variables and cookie jars.
+type shell struct {
+	vars map[string]string
+	jars map[string][]*http.Cookie // by file name
+}
+
+// replay runs one printed command — curl, possibly piped to the sed that
+// extracts a JSON member — with the shell's variables, and returns the
+// status and body of its request, and what the command prints: the
+// member sed extracts, or what -w writes (only %{redirect_url} is known).
+func (sh *shell) replay(t *testing.T, line string) (int, string, string) {
 	t.Helper()
-	if inner, ok := strings.CutPrefix(line, "TOKEN=$("); ok {
-		line, _, _ = strings.Cut(strings.TrimSuffix(inner, ")"), " | ")
+	line, pipe, _ := strings.Cut(line, " | ")
+	for name, v := range sh.vars {
+		line = strings.ReplaceAll(line, "$"+name, v)
 	}
-	words := shellWords(strings.ReplaceAll(line, "$TOKEN", token))
+	words := shellWords(line)
 	method, target, header, data := "GET", "", http.Header{}, []string{}
+	var writeOut, saveJar, sendJar string
 	for i := 1; i < len(words); i++ {
 		switch words[i] {
 		case "-s":
@@ -253,6 +275,17 @@ func replay(t *testing.T, line, token string) (int, string) {
 		case "-d":
 			i++
 			data = append(data, words[i])
+		case "-o":
+			i++ // the body is not printed: only -w's output is
+		case "-w":
+			i++
+			writeOut = words[i]
+		case "-c":
+			i++
+			saveJar = words[i]
+		case "-b":
+			i++
+			sendJar = words[i]
 		default:
 			target = words[i]
 		}
@@ -270,14 +303,40 @@ func replay(t *testing.T, line, token string) (int, string) {
 		t.Fatalf("%s: %v", line, err)
 	}
 	req.Header = header
-	resp, err := http.DefaultClient.Do(req)
+	for _, c := range sh.jars[sendJar] {
+		req.AddCookie(c)
+	}
+	resp, err := curlClient.Do(req)
 	if err != nil {
 		t.Fatalf("%s: %v", line, err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	if saveJar != "" {
+		sh.jars[saveJar] = resp.Cookies()
+	}
+	var output string
+	switch {
+	case writeOut == "%{redirect_url}":
+		if loc, err := resp.Location(); err == nil {
+			output = loc.String()
+		}
+	case writeOut != "":
+		t.Fatalf("%s: unknown -w %q", line, writeOut)
+	case pipe != "":
+		m := sedField.FindStringSubmatch(pipe)
+		if m == nil {
+			t.Fatalf("%s: unknown pipe %q", line, pipe)
+		}
+		if v := regexp.MustCompile(`"` + m[1] + `":"([^"]+)"`).FindStringSubmatch(string(b)); v != nil {
+			output = v[1]
+		}
+	}
+	return resp.StatusCode, string(b), output
 }
+
+// curlClient does not follow redirects, as curl without -L.
+var curlClient = &http.Client{Timeout: 20 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
 // shellWords splits a command line the way a POSIX shell would for the
 // printed lines: words separated by spaces, "double" and 'single' quotes.

@@ -19,6 +19,7 @@ var allowed = map[string][]string{
 	"tokenvalidator": {"claims"},
 	"middleware":     {"claims"},
 	"refresh":        {"claims"},
+	"connections":    {"claims"},
 	"idptest":        {},
 	"authn":          {"claims", "cache", "tokenvalidator", "middleware", "refresh"},
 }

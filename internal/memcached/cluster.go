@@ -227,14 +227,15 @@ func (c *Cluster) Add(ctx context.Context, item *memcache.Item) error {
 }
 
 // Delete removes key from its node, or from the gutter while its node is
-// out (the node keeps its copy, if it has one). An absent key is not an
-// error.
+// out (the node keeps its copy, if it has one); memcache.ErrCacheMiss when
+// it was absent there, so that a caller can tell who removed a single-use
+// item.
 func (c *Cluster) Delete(ctx context.Context, key string) error {
 	n, _, err := c.route("delete", key)
 	if err != nil {
 		return err
 	}
-	return ignoreMiss(c.do(ctx, n, "delete", true, func(mc *memcache.Client) error { return mc.Delete(key) }))
+	return c.do(ctx, n, "delete", true, func(mc *memcache.Client) error { return mc.Delete(key) })
 }
 
 func (c *Cluster) store(ctx context.Context, op string, item *memcache.Item, call func(*memcache.Client, *memcache.Item) error) error {

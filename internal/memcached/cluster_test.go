@@ -326,10 +326,11 @@ func TestClusterOperations(t *testing.T) {
 		if err := c.Add(ctx, item(key, "w")); !errors.Is(err, memcache.ErrNotStored) {
 			t.Fatalf("Add over %s: %v, want ErrNotStored", key, err)
 		}
-		for range 2 { // the second time it is absent: not an error
-			if err := c.Delete(ctx, key); err != nil {
-				t.Fatalf("Delete %s: %v", key, err)
-			}
+		if err := c.Delete(ctx, key); err != nil {
+			t.Fatalf("Delete %s: %v", key, err)
+		}
+		if err := c.Delete(ctx, key); !errors.Is(err, memcache.ErrCacheMiss) {
+			t.Fatalf("Delete of the absent %s: %v, want a miss (who removed it is told)", key, err)
 		}
 		if _, err := c.Get(ctx, key); !errors.Is(err, memcache.ErrCacheMiss) {
 			t.Fatalf("Get deleted %s: %v, want a miss", key, err)

@@ -175,7 +175,13 @@ type Lock struct {
 // error when no node could be asked. Two contenders can both win only when
 // each sees a different one of the two nodes out at the same moment.
 func (c *Cluster) Lock(ctx context.Context, key string, ttl time.Duration) (*Lock, error) {
-	l, exp, err := c.newLock(key, ttl)
+	return c.LockAs(ctx, key, []byte(rand.Text()), ttl)
+}
+
+// LockAs is Lock with the owner token given by the caller, for callers that
+// keep the token rather than the *Lock (see UnlockAs).
+func (c *Cluster) LockAs(ctx context.Context, key string, owner []byte, ttl time.Duration) (*Lock, error) {
+	l, exp, err := c.newLock(key, owner, ttl)
 	if err != nil {
 		return nil, err
 	}
@@ -218,7 +224,7 @@ func (c *Cluster) Lock(ctx context.Context, key string, ttl time.Duration) (*Loc
 // caller among those asking at once, not across a node's loss. It returns
 // ErrLocked when someone else holds it.
 func (c *Cluster) Lease(ctx context.Context, key string, ttl time.Duration) (*Lock, error) {
-	l, exp, err := c.newLock(key, ttl)
+	l, exp, err := c.newLock(key, []byte(rand.Text()), ttl)
 	if err != nil {
 		return nil, err
 	}
@@ -241,13 +247,25 @@ func (c *Cluster) Lease(ctx context.Context, key string, ttl time.Duration) (*Lo
 	return l, nil
 }
 
-func (c *Cluster) newLock(key string, ttl time.Duration) (*Lock, int32, error) {
+func (c *Cluster) newLock(key string, owner []byte, ttl time.Duration) (*Lock, int32, error) {
 	now := time.Now()
 	exp, ok := Expiration(ttl, now)
-	if !ok {
+	switch {
+	case !ok:
 		return nil, 0, errors.New("memcached: a lock's TTL must be positive")
+	case len(owner) == 0:
+		return nil, 0, errors.New("memcached: a lock needs an owner token")
 	}
-	return &Lock{c: c, key: key, owner: []byte(rand.Text()), until: now.Add(ttl)}, exp, nil
+	return &Lock{c: c, key: key, owner: owner, until: now.Add(ttl)}, exp, nil
+}
+
+// UnlockAs removes the lock that LockAs took on key for owner, from both
+// of the key's nodes, as Lock.Unlock does.
+func (c *Cluster) UnlockAs(ctx context.Context, key string, owner []byte) error {
+	l := &Lock{c: c, key: key, owner: owner, replicated: true}
+	var cp Copies
+	l.nodes = c.copies(key, &cp)
+	return l.Unlock(ctx)
 }
 
 // Unlock removes the lock where this owner still holds it, last from the

@@ -1,0 +1,167 @@
+package connections_test
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/authgate/authgate/connections"
+	"github.com/authgate/authgate/idptest"
+)
+
+// TestCallbackRefusals: a declined consent, a replayed, foreign, expired
+// or made-up state, a refused code: each a clear error, and none stores
+// anything.
+func TestCallbackRefusals(t *testing.T) {
+	e := newEnv(t)
+	store := storeKinds[0].open(e)()
+	s := e.service(store)
+	ctx := context.Background()
+	start := func(subject string) string {
+		u, err := s.Connect(ctx, subject, "roomsmart", connections.AuthRequest{LoginHint: "alice"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	nothingStored := func(what string) {
+		t.Helper()
+		for _, sub := range []string{"auth0|alice", "auth0|bob"} {
+			if list, err := s.List(ctx, sub); err != nil || len(list) != 0 {
+				t.Errorf("%s: %s has %+v (%v)", what, sub, list, err)
+			}
+		}
+	}
+
+	e.third.DenyConsent(true)
+	_, err := s.Complete(ctx, "auth0|alice", "roomsmart", e.consent(start("auth0|alice")))
+	var ae *connections.AuthorizationError
+	if !errors.Is(err, connections.ErrAccessDenied) || !errors.As(err, &ae) || ae.Code != "access_denied" {
+		t.Errorf("declined consent: %v", err)
+	}
+	nothingStored("declined consent")
+	e.third.DenyConsent(false)
+
+	// Replayed: the first completion works, the same callback again does not.
+	cb := e.consent(start("auth0|alice"))
+	if _, err := s.Complete(ctx, "auth0|alice", "roomsmart", cb); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Disconnect(ctx, "auth0|alice", "roomsmart"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Complete(ctx, "auth0|alice", "roomsmart", cb); !errors.Is(err, connections.ErrStateUnknown) {
+		t.Errorf("replayed state: %v", err)
+	}
+	nothingStored("replayed state")
+
+	// Foreign: bob presents alice's callback. It is refused, and spent.
+	cb = e.consent(start("auth0|alice"))
+	if _, err := s.Complete(ctx, "auth0|bob", "roomsmart", cb); !errors.Is(err, connections.ErrStateForeign) || !errors.Is(err, connections.ErrInvalidState) {
+		t.Errorf("foreign state: %v", err)
+	}
+	if _, err := s.Complete(ctx, "auth0|alice", "roomsmart", cb); !errors.Is(err, connections.ErrStateUnknown) {
+		t.Errorf("the owner after a foreign attempt: %v", err)
+	}
+	nothingStored("foreign state")
+
+	// Expired.
+	cb = e.consent(start("auth0|alice"))
+	e.third.Advance(11 * time.Minute)
+	if _, err := s.Complete(ctx, "auth0|alice", "roomsmart", cb); !errors.Is(err, connections.ErrStateUnknown) {
+		t.Errorf("expired state: %v", err)
+	}
+	// Made up, and a code that was never issued (the state is real).
+	if _, err := s.Complete(ctx, "auth0|alice", "roomsmart", connections.Callback{Code: cb.Code, State: "made-up"}); !errors.Is(err, connections.ErrStateUnknown) {
+		t.Errorf("made-up state: %v", err)
+	}
+	cb = e.consent(start("auth0|alice"))
+	cb.Code = "not-a-code"
+	if _, err := s.Complete(ctx, "auth0|alice", "roomsmart", cb); !errors.Is(err, connections.ErrCodeRefused) {
+		t.Errorf("refused code: %v", err)
+	}
+	if _, err := s.Complete(ctx, "auth0|alice", "elsewhere", cb); !errors.Is(err, connections.ErrUnknownParty) {
+		t.Errorf("unknown party: %v", err)
+	}
+	nothingStored("the other refusals")
+}
+
+// TestConcurrentCallbacks: of twenty concurrent completions of one
+// callback, exactly one succeeds.
+func TestConcurrentCallbacks(t *testing.T) {
+	e := newEnv(t)
+	s := e.service(storeKinds[0].open(e)())
+	u, _ := s.Connect(context.Background(), "auth0|alice", "roomsmart", connections.AuthRequest{LoginHint: "alice"})
+	cb := e.consent(u)
+	errs := make(chan error, 20)
+	for range 20 {
+		go func() {
+			_, err := s.Complete(context.Background(), "auth0|alice", "roomsmart", cb)
+			errs <- err
+		}()
+	}
+	ok := 0
+	for range 20 {
+		switch err := <-errs; {
+		case err == nil:
+			ok++
+		case !errors.Is(err, connections.ErrStateUnknown):
+			t.Errorf("unexpected: %v", err)
+		}
+	}
+	if ok != 1 {
+		t.Errorf("%d completions succeeded, want 1", ok)
+	}
+}
+
+// TestLoginFlow: the same machinery logs a user into the service itself:
+// the URL carries audience and organization, and the callback yields the
+// code and PKCE verifier, which the provider exchanges for the user's
+// token in that organization. The state is bound to the browser.
+func TestLoginFlow(t *testing.T) {
+	e := newEnv(t)
+	f, err := connections.NewFlow(e.cache(), connections.Party{
+		Name: "login", AuthURL: e.own.AuthorizeURL(), ClientID: "venue-app", RedirectURL: "https://venue.example/auth/callback",
+		Scopes: []string{"openid", "offline_access", "read:venues"}, Audience: idptest.DemoAPI,
+	}, connections.FlowConfig{Namespace: "test", HashKey: hashKey, EncryptionKeys: []connections.Key{key1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	u, err := f.Start(ctx, "browser-cookie-1", connections.AuthRequest{Organization: "org_acme", LoginHint: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := mustParse(t, u).Query()
+	for k, want := range map[string]string{"audience": idptest.DemoAPI, "organization": "org_acme", "code_challenge_method": "S256",
+		"response_type": "code", "client_id": "venue-app", "login_hint": "alice"} {
+		if q.Get(k) != want {
+			t.Errorf("%s = %q, want %q", k, q.Get(k), want)
+		}
+	}
+	cb := e.consent(u)
+	if _, err := f.Finish(ctx, "browser-cookie-2", cb); !errors.Is(err, connections.ErrStateForeign) {
+		t.Fatalf("another browser: %v", err)
+	}
+	u, _ = f.Start(ctx, "browser-cookie-1", connections.AuthRequest{Organization: "org_acme", LoginHint: "alice"})
+	a, err := f.Finish(ctx, "browser-cookie-1", e.consent(u))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := accessClaims(e.own.TokenURL(), url.Values{"grant_type": {"authorization_code"}, "code": {a.Code},
+		"code_verifier": {a.CodeVerifier}, "redirect_uri": {a.RedirectURI}, "client_id": {"venue-app"}, "client_secret": {"venue-app-secret"}})
+	if err != nil || resp["org_id"] != "org_acme" || resp["sub"] != "auth0|alice" {
+		t.Fatalf("exchange: %v %v", resp, err)
+	}
+}
+
+func mustParse(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
