@@ -1,6 +1,7 @@
 package refresh
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"mime"
@@ -142,7 +143,7 @@ func (s *Service) writeFailure(w http.ResponseWriter, err error, bearerEndpoint 
 		}
 		w.Header().Set("Retry-After", strconv.FormatInt(int64((after+time.Second-1)/time.Second), 10))
 	}
-	switch outcomeOf(nil, err) {
+	switch outcomeOf(context.Background(), err) {
 	case outcomeLoginRequired, outcomeReuse:
 		switch {
 		case errors.Is(err, ErrBadCredentials):

@@ -1,6 +1,7 @@
 package refresh
 
 import (
+	"context"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/authgate/authgate/internal/metrics"
@@ -46,4 +47,4 @@ func newInstruments(reg prometheus.Registerer) *instruments {
 }
 
 // call counts a call to the provider that ended with err.
-func (m *instruments) call(c call, err error) { m.calls[c][outcomeOf(nil, err)].Inc() }
+func (m *instruments) call(c call, err error) { m.calls[c][outcomeOf(context.Background(), err)].Inc() }
