@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -96,6 +97,7 @@ type options struct {
 	enricherName string
 	logger       *zap.Logger
 	reg          prometheus.Registerer
+	httpClient   *http.Client
 	now          func() time.Time
 }
 
@@ -136,6 +138,13 @@ func WithLogger(l *zap.Logger) Option {
 // metrics are kept but not registered.
 func WithRegisterer(reg prometheus.Registerer) Option {
 	return optionFunc(func(o *options) { o.reg = reg })
+}
+
+// WithHTTPClient sets the client Setup's validators and refresh services
+// call the provider with (a tracing transport, a proxy). Every call is
+// still bounded by their timeouts. Default: clients of their own.
+func WithHTTPClient(c *http.Client) Option {
+	return optionFunc(func(o *options) { o.httpClient = c })
 }
 
 // WithClock sets the clock for cache expiry. Default: time.Now.

@@ -6,32 +6,53 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
 	"github.com/authgate/authgate/cache"
 	"github.com/authgate/authgate/claims"
+	"github.com/authgate/authgate/internal/metrics"
 	"github.com/authgate/authgate/middleware"
 	"github.com/authgate/authgate/refresh"
 	"github.com/authgate/authgate/tokenvalidator"
 )
 
-// SetupConfig is the common case in one struct: an issuer, an API, and
-// optionally a shared memcached and the service's own client for logins.
+// SetupConfig is a deployment in one struct: the issuers whose tokens are
+// accepted, each for its audiences, and optionally a shared memcached and
+// the service's own client for logins.
+//
+// The one-issuer form sets Issuer and Audience (and ClientID, ClientSecret
+// and Mapping); several issuers — dev, int and prod tenants, or several
+// providers — are listed in Issuers instead.
 type SetupConfig struct {
-	// Issuer is the provider's issuer, e.g. "https://tenant.auth0.com/".
-	// Its keys and endpoints are found by OpenID discovery.
+	// Issuers lists the issuers whose tokens are accepted. JWTs go to the
+	// issuer their iss names; opaque tokens go to the one issuer that takes
+	// them (IssuerConfig.Opaque). Logins use the first issuer with a
+	// client.
+	Issuers []IssuerConfig
+
+	// Issuer is the one-issuer form's issuer, e.g.
+	// "https://tenant.auth0.com/" (Auth0's ends with a slash). Its keys and
+	// endpoints are found by OpenID discovery.
 	Issuer string
-	// Audience is this API's identifier, e.g. "https://api.venue.example".
+	// Audience is the one-issuer form's API identifier, e.g.
+	// "https://api.venue.example".
 	Audience string
-	// FirstPartyClients are the client ids of the service's own apps; a
-	// user's token from any other client is a delegated (partner) call.
-	// ClientID, when set, is added to them.
-	FirstPartyClients []string
-	// Mapping changes the claim names read (default: Auth0's).
-	// Its FirstPartyClients are replaced by the field above.
+	// Mapping is the one-issuer form's claim mapping (default: Auth0's).
 	Mapping claims.Mapping
+	// ClientID and ClientSecret are the one-issuer form's client: the
+	// service's own first-party app at the provider. With one, the Gate
+	// also has a refresh.Service (login, refresh, logout) keeping refresh
+	// tokens on the server, and opaque tokens can be introspected.
+	ClientID, ClientSecret string
+
+	// FirstPartyClients are the client ids of the service's own apps, at
+	// every issuer; a user's token from any other client is a delegated
+	// (partner) call. The issuers' ClientIDs are added to them.
+	FirstPartyClients []string
 
 	// MemcacheServers adds the shared tier — and keeps refresh tokens there —
 	// on these memcached servers ("host:port"). None: this process only.
@@ -41,70 +62,193 @@ type SetupConfig struct {
 	Namespace string
 	// Secret (at least 32 bytes, the same on every instance) keys cache
 	// names and MACs and encrypts stored refresh tokens. Required with
-	// MemcacheServers or ClientID.
+	// MemcacheServers or a client.
 	Secret []byte
 
-	// ClientID and ClientSecret are the service's own first-party client at
-	// the provider; with them the Gate also has a refresh.Service (login,
-	// refresh, logout) with refresh tokens kept on the server.
-	ClientID, ClientSecret string
 	// LoginScopes are asked for at login: the API's scopes the app needs,
 	// and offline_access for a refresh token. Default "openid
 	// offline_access".
 	LoginScopes []string
 	// Realm names the protection space in challenges. Default "api".
 	Realm string
+	// Cache holds the Authenticator's settings: cache lifetimes and sizes,
+	// revocation, leases.
+	Cache Config
+
+	// StartWithoutProvider lets Setup succeed while an issuer cannot be
+	// reached, or publishes no usable key: the Gate then answers 503 for
+	// that issuer's tokens (and its logins) until the provider answers,
+	// which it asks again on demand. Each such issuer is logged at warn and
+	// counted in authgate_authn_issuers_unready; Gate.Ready reports it.
+	// Default false: Setup fails, naming the problem.
+	StartWithoutProvider bool
+}
+
+// IssuerConfig is one issuer a Gate accepts tokens of.
+type IssuerConfig struct {
+	// Issuer is the exact iss of the issuer's tokens, e.g.
+	// "https://tenant.auth0.com/"; its endpoints are found by OpenID
+	// discovery. Required.
+	Issuer string
+	// Audiences are this API's identifiers at the issuer; a token must name
+	// one. Required.
+	Audiences []string
+	// Mapping says where the issuer puts the claims authgate reads (see the
+	// presets in package claims). Default: Auth0's. Its FirstPartyClients
+	// are added to SetupConfig's.
+	Mapping claims.Mapping
+	// ClientID and ClientSecret are the service's client at this issuer: for
+	// logins (the first issuer with one), for introspecting opaque tokens,
+	// and for revoking refresh tokens.
+	ClientID, ClientSecret string
+	// Opaque makes this issuer the one whose opaque (non-JWT) access tokens
+	// are accepted: they are checked at its RFC 7662 introspection endpoint
+	// when discovery lists one and a client is configured, else at its
+	// userinfo endpoint (Auth0). At most one issuer may set it; when none
+	// does, the first issuer takes opaque tokens.
+	Opaque bool
+	// Leeway is the clock skew tolerated on exp, nbf and iat. Default 30s.
+	Leeway time.Duration
+	// RequireType demands RFC 9068's typ "at+jwt" (and its required claims).
+	RequireType bool
+	// Budget caps the calls made to the issuer to check opaque tokens.
+	// Default: tokenvalidator's default budget.
+	Budget *tokenvalidator.Budget
 }
 
 // Gate is what Setup builds: the Authenticator, the middleware around it,
-// and, with a client configured, the refresh service.
+// and, with a client configured, the refresh service. Close releases it.
 type Gate struct {
 	Authenticator *Authenticator
 	Middleware    *middleware.Middleware
-	Refresh       *refresh.Service // nil unless SetupConfig.ClientID is set
+	// Refresh serves logins, refreshes and logouts at the first issuer with
+	// a client; nil when none has one. RefreshFor gives another issuer's.
+	Refresh *refresh.Service
 
-	validator *tokenvalidator.JWKS
-	cluster   *cache.Cluster // nil without MemcacheServers
+	jwts      verifier                    // the JWT side of validation
+	keySets   []*tokenvalidator.JWKS      // one per issuer
+	endpoints []*discovered               // one per issuer
+	refreshBy map[string]*refresh.Service // by issuer
+	cluster   *cache.Cluster              // nil without MemcacheServers
 }
 
-// Setup builds a Gate for cfg. It discovers the issuer's endpoints and
-// fetches its keys, waiting within ctx; opts are passed to the
-// Authenticator (a logger, a registerer, an enricher). Close releases it.
-//
-// The Gate validates JWT access tokens (ask Auth0 for an audience to get
-// them). For opaque tokens build an Authenticator over tokenvalidator.Auto
-// with an Introspection or UserInfo validator.
+// verifier is the JWT side of a Gate's validation, one issuer or several.
+type verifier interface {
+	tokenvalidator.Validator
+	refresh.Verifier
+	Ready(ctx context.Context) error
+}
+
+// Setup builds a Gate for cfg, waiting within ctx. For each issuer it
+// discovers the endpoints and fetches the keys; a failure is an error that
+// names the issuer and the problem — unreachable, a discovery document that
+// names another issuer (both spellings shown: the trailing slash is the
+// classic), no usable key — unless cfg.StartWithoutProvider. opts are passed
+// to the Authenticator (a logger, a registerer, an enricher, an HTTP client
+// for the provider).
 func Setup(ctx context.Context, cfg SetupConfig, opts ...Option) (*Gate, error) {
-	if cfg.Issuer == "" || cfg.Audience == "" {
-		return nil, errors.New("authn: SetupConfig needs Issuer and Audience")
-	}
-	if (len(cfg.MemcacheServers) > 0 || cfg.ClientID != "") && len(cfg.Secret) < 32 {
-		return nil, errors.New("authn: SetupConfig.Secret of at least 32 bytes is required with memcached or a client")
+	issuers, err := cfg.issuers()
+	if err != nil {
+		return nil, err
 	}
 	if cfg.Namespace == "" {
 		cfg.Namespace = "authgate"
 	}
 	o := defaultOptions(opts)
-	mapping := cfg.Mapping
-	mapping.FirstPartyClients = slices.Clone(cfg.FirstPartyClients)
-	if cfg.ClientID != "" {
-		mapping.FirstPartyClients = append(mapping.FirstPartyClients, cfg.ClientID)
-	}
-	v, err := tokenvalidator.NewJWKS(ctx, tokenvalidator.JWKSConfig{
-		Issuer: cfg.Issuer, Audiences: []string{cfg.Audience}, Mapping: mapping,
-	}, tokenvalidator.WithLogger(o.logger), tokenvalidator.WithClock(o.now))
-	if err != nil {
-		return nil, err
-	}
-	g := &Gate{validator: v}
-	if err := g.build(ctx, cfg, opts, o); err != nil {
+	g := &Gate{refreshBy: map[string]*refresh.Service{}}
+	if err := g.build(ctx, cfg, issuers, opts, o); err != nil {
 		g.Close()
 		return nil, err
 	}
 	return g, nil
 }
 
-func (g *Gate) build(ctx context.Context, cfg SetupConfig, opts []Option, o options) error {
+// issuers returns cfg's issuers, the one-issuer form included, checked,
+// with the first-party clients and the opaque issuer settled.
+func (cfg SetupConfig) issuers() ([]IssuerConfig, error) {
+	issuers := slices.Clone(cfg.Issuers)
+	switch {
+	case len(issuers) > 0 && (cfg.Issuer != "" || cfg.Audience != "" || cfg.ClientID != ""):
+		return nil, errors.New("authn: SetupConfig: set Issuers, or the one-issuer form (Issuer, Audience, ClientID), not both")
+	case len(issuers) == 0:
+		if cfg.Issuer == "" || cfg.Audience == "" {
+			return nil, errors.New("authn: SetupConfig needs Issuer and Audience, or Issuers")
+		}
+		issuers = []IssuerConfig{{Issuer: cfg.Issuer, Audiences: []string{cfg.Audience}, Mapping: cfg.Mapping,
+			ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret}}
+	}
+	firstParty := slices.Clone(cfg.FirstPartyClients)
+	opaque, seen := -1, map[string]bool{}
+	for i, is := range issuers {
+		switch {
+		case is.Issuer == "" || len(is.Audiences) == 0 || slices.Contains(is.Audiences, ""):
+			return nil, fmt.Errorf("authn: SetupConfig.Issuers[%d] needs an Issuer and non-empty Audiences", i)
+		case seen[is.Issuer]:
+			return nil, fmt.Errorf("authn: SetupConfig: issuer %q listed twice", is.Issuer)
+		case (is.ClientID == "") != (is.ClientSecret == ""):
+			return nil, fmt.Errorf("authn: SetupConfig: issuer %q needs both ClientID and ClientSecret, or neither", is.Issuer)
+		case is.Opaque && opaque >= 0:
+			return nil, errors.New("authn: SetupConfig: at most one issuer may take opaque tokens")
+		case is.Opaque:
+			opaque = i
+		}
+		seen[is.Issuer] = true
+		firstParty = append(firstParty, is.Mapping.FirstPartyClients...)
+		if is.ClientID != "" {
+			firstParty = append(firstParty, is.ClientID)
+			if len(cfg.Secret) < 32 {
+				return nil, errors.New("authn: SetupConfig.Secret of at least 32 bytes is required with a client")
+			}
+		}
+	}
+	if len(cfg.MemcacheServers) > 0 && len(cfg.Secret) < 32 {
+		return nil, errors.New("authn: SetupConfig.Secret of at least 32 bytes is required with MemcacheServers")
+	}
+	if opaque < 0 {
+		opaque = 0
+	}
+	for i := range issuers {
+		issuers[i].Mapping.FirstPartyClients = firstParty
+		issuers[i].Opaque = i == opaque
+	}
+	return issuers, nil
+}
+
+func (g *Gate) build(ctx context.Context, cfg SetupConfig, issuers []IssuerConfig, opts []Option, o options) error {
+	vopts := []tokenvalidator.Option{tokenvalidator.WithLogger(o.logger), tokenvalidator.WithClock(o.now),
+		tokenvalidator.WithRegisterer(o.reg)}
+	if o.httpClient != nil {
+		vopts = append(vopts, tokenvalidator.WithHTTPClient(o.httpClient))
+	}
+	var opaque tokenvalidator.Validator
+	for _, is := range issuers {
+		ep := newDiscovered(is.Issuer, o.httpClient)
+		g.endpoints = append(g.endpoints, ep)
+		v, err := g.issuer(ctx, cfg, is, ep, vopts, o)
+		if v != nil {
+			g.keySets = append(g.keySets, v)
+		}
+		if err != nil {
+			return err
+		}
+		if is.Opaque {
+			opaque = newOpaque(is, ep, vopts)
+		}
+	}
+	if len(g.keySets) == 1 {
+		g.jwts = g.keySets[0]
+	} else {
+		is, err := tokenvalidator.NewIssuers(g.keySets...)
+		if err != nil {
+			return err
+		}
+		g.jwts = is
+	}
+	metrics.Register(o.reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "authgate_authn_issuers_unready",
+		Help: "Issuers without a usable key set, whose tokens are answered 503 until their provider answers: 0 in a healthy service.",
+	}, g.countUnready))
+
 	var store refresh.Store
 	if len(cfg.MemcacheServers) > 0 {
 		cluster, err := cache.NewCluster(cfg.MemcacheServers, cache.ClusterConfig{},
@@ -124,7 +268,7 @@ func (g *Gate) build(ctx context.Context, cfg SetupConfig, opts []Option, o opti
 		opts = append(slices.Clone(opts), WithMemcache(shared))
 		store = refresh.NewMemcacheStore(cluster)
 	}
-	a, err := NewAuthenticator(g.validator, Config{}, opts...)
+	a, err := NewAuthenticator(tokenvalidator.Auto{JWT: g.jwts, Opaque: opaque}, cfg.Cache, opts...)
 	if err != nil {
 		return err
 	}
@@ -132,39 +276,118 @@ func (g *Gate) build(ctx context.Context, cfg SetupConfig, opts []Option, o opti
 	if g.Middleware, err = middleware.New(a, middleware.Config{Realm: cfg.Realm}); err != nil {
 		return err
 	}
-	if cfg.ClientID == "" {
-		return nil
-	}
-	md, err := tokenvalidator.Discover(ctx, &http.Client{Timeout: 10 * time.Second}, cfg.Issuer)
-	if err != nil {
-		return err
-	}
 	if store == nil {
 		store = refresh.NewMemoryStore(o.now)
 	}
-	g.Refresh, err = refresh.New(store, g.validator, refresh.Config{
-		TokenURL:       md.TokenEndpoint,
-		RevocationURL:  md.RevocationEndpoint,
-		ClientID:       cfg.ClientID,
-		ClientSecret:   cfg.ClientSecret,
-		Audience:       cfg.Audience,
-		Scopes:         cfg.LoginScopes,
-		Namespace:      cfg.Namespace,
-		HashKey:        derive(cfg.Secret, "refresh names"),
-		EncryptionKeys: []refresh.Key{{ID: 1, Secret: derive(cfg.Secret, "refresh records")}},
-		Realm:          cfg.Realm,
-	}, refresh.WithTokenCache(a), refresh.WithLogger(o.logger), refresh.WithRegisterer(o.reg), refresh.WithClock(o.now))
-	return err
+	for i, is := range issuers {
+		if is.ClientID == "" {
+			continue
+		}
+		ropts := []refresh.Option{refresh.WithTokenCache(a), refresh.WithLogger(o.logger), refresh.WithRegisterer(o.reg), refresh.WithClock(o.now)}
+		if o.httpClient != nil {
+			ropts = append(ropts, refresh.WithHTTPClient(o.httpClient))
+		}
+		svc, err := refresh.New(store, g.jwts, refresh.Config{
+			Endpoints:      g.endpoints[i].refreshEndpoints,
+			Issuer:         is.Issuer,
+			ClientID:       is.ClientID,
+			ClientSecret:   is.ClientSecret,
+			Audience:       is.Audiences[0],
+			Scopes:         cfg.LoginScopes,
+			Namespace:      cfg.Namespace,
+			HashKey:        derive(cfg.Secret, "refresh names"),
+			EncryptionKeys: []refresh.Key{{ID: 1, Secret: derive(cfg.Secret, "refresh records")}},
+			Realm:          cfg.Realm,
+		}, ropts...)
+		if err != nil {
+			return err
+		}
+		g.refreshBy[is.Issuer] = svc
+		if g.Refresh == nil {
+			g.Refresh = svc
+		}
+	}
+	g.logStart(issuers, cfg, o)
+	return nil
 }
 
-// Close stops the Gate's background work (the JWKS refresh, the probes of
-// memcached nodes that are out).
-func (g *Gate) Close() error {
-	err := g.validator.Close()
-	if g.cluster != nil {
-		err = errors.Join(err, g.cluster.Close())
+// issuer discovers one issuer's endpoints and builds its JWT validator,
+// failing — unless cfg.StartWithoutProvider — when the issuer cannot be
+// used.
+func (g *Gate) issuer(ctx context.Context, cfg SetupConfig, is IssuerConfig, ep *discovered, vopts []tokenvalidator.Option, o options) (*tokenvalidator.JWKS, error) {
+	jwksURL := ""
+	md, err := ep.get(ctx)
+	if err == nil {
+		jwksURL = md.JWKSURI
 	}
-	return err
+	if err != nil && !cfg.StartWithoutProvider {
+		return nil, fmt.Errorf("authn: issuer %q: %w", is.Issuer, err)
+	}
+	v, verr := tokenvalidator.NewJWKS(ctx, tokenvalidator.JWKSConfig{
+		Issuer: is.Issuer, Audiences: is.Audiences, JWKSURL: jwksURL, Mapping: is.Mapping,
+		Leeway: is.Leeway, RequireType: is.RequireType,
+	}, vopts...)
+	if verr != nil {
+		return nil, fmt.Errorf("authn: issuer %q: %w", is.Issuer, verr)
+	}
+	if err == nil {
+		err = v.Ready(ctx)
+	}
+	switch {
+	case err == nil:
+	case cfg.StartWithoutProvider:
+		o.logger.Warn("authn: starting without this issuer's keys; its tokens are answered 503 until it answers",
+			zap.String("issuer", is.Issuer), zap.Error(err))
+	default:
+		return v, fmt.Errorf("authn: issuer %q: %w", is.Issuer, err)
+	}
+	return v, nil
+}
+
+// RefreshFor returns the refresh service of issuer, nil when it has no
+// client.
+func (g *Gate) RefreshFor(issuer string) *refresh.Service { return g.refreshBy[issuer] }
+
+// Ready reports whether every issuer has a usable key set — for readiness
+// probes: nil, or what is wrong with each issuer that has none. It does no
+// I/O.
+func (g *Gate) Ready(ctx context.Context) error { return g.jwts.Ready(ctx) }
+
+// countUnready counts the issuers without a usable key set.
+func (g *Gate) countUnready() float64 {
+	n := 0
+	for _, v := range g.keySets {
+		if v.Ready(context.Background()) != nil {
+			n++
+		}
+	}
+	return float64(n)
+}
+
+// logStart says at info what the Gate serves and where its keys come from.
+func (g *Gate) logStart(issuers []IssuerConfig, cfg SetupConfig, o options) {
+	for _, is := range issuers {
+		o.logger.Info("authn: accepting tokens",
+			zap.String("issuer", is.Issuer), zap.Strings("audiences", is.Audiences),
+			zap.Bool("opaque_tokens", is.Opaque), zap.Bool("logins", g.refreshBy[is.Issuer] != nil))
+	}
+	o.logger.Info("authn: gate ready", zap.Strings("memcached", cfg.MemcacheServers), zap.String("namespace", cfg.Namespace))
+}
+
+// Close stops the Gate's background work (key-set refreshes, discoveries
+// in flight, the probes of memcached nodes that are out).
+func (g *Gate) Close() error {
+	var errs []error
+	for _, v := range g.keySets {
+		errs = append(errs, v.Close())
+	}
+	for _, ep := range g.endpoints {
+		ep.close()
+	}
+	if g.cluster != nil {
+		errs = append(errs, g.cluster.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // derive returns a 32-byte key for purpose from the one secret, so that no

@@ -76,6 +76,21 @@ func (m *Middleware) RequireKind(kinds ...claims.Kind) func(http.Handler) http.H
 	})
 }
 
+// RequireAudience lets a request through only if its token names one of
+// audiences in its aud: for a service that serves several APIs (several
+// audiences accepted by its Authenticator), the routes of one API. A
+// Principal without audiences (an opaque token checked at userinfo, which
+// proves none) is refused.
+func (m *Middleware) RequireAudience(audiences ...string) func(http.Handler) http.Handler {
+	allowed := slices.Clone(audiences)
+	return m.require(func(_ *http.Request, p *claims.Principal) *Error {
+		if slices.ContainsFunc(p.Audience, func(a string) bool { return slices.Contains(allowed, a) }) {
+			return nil
+		}
+		return forbidden("the access token is not for this API", "")
+	})
+}
+
 // RequirePartners lets delegated calls through only from the partner apps
 // listed in clientIDs; calls of other kinds pass unchecked (combine with
 // RequireKind to refuse them).

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -22,26 +23,75 @@ import (
 // the RFC 7009 revocations. Every call is bounded by timeout through its
 // context, whatever the HTTP client's own Timeout.
 type provider struct {
-	oauth         oauth2.Config
-	client        *http.Client
-	revocationURL string
-	timeout       time.Duration
+	oauth     oauth2.Config // its Endpoint.TokenURL is set per call
+	client    *http.Client
+	timeout   time.Duration
+	endpoints func(context.Context) (Endpoints, error)
+
+	mu    sync.Mutex // guards found
+	found *Endpoints // nil until endpoints succeeds
 }
 
 func newProvider(cfg Config, client *http.Client) *provider {
 	c := *client
-	c.Transport = &grantParams{base: transportOf(client), tokenURL: cfg.TokenURL, audience: cfg.Audience}
-	return &provider{
+	c.Transport = &grantParams{base: transportOf(client), audience: cfg.Audience}
+	pr := &provider{
 		oauth: oauth2.Config{
 			ClientID:     cfg.ClientID,
 			ClientSecret: cfg.ClientSecret,
-			Endpoint:     oauth2.Endpoint{TokenURL: cfg.TokenURL, AuthStyle: oauth2.AuthStyleInHeader},
+			Endpoint:     oauth2.Endpoint{AuthStyle: oauth2.AuthStyleInHeader},
 			Scopes:       cfg.Scopes,
 		},
-		client:        &c,
-		revocationURL: cfg.RevocationURL,
-		timeout:       cfg.Timeout,
+		client:    &c,
+		timeout:   cfg.Timeout,
+		endpoints: cfg.Endpoints,
 	}
+	if cfg.TokenURL != "" {
+		pr.found = &Endpoints{TokenURL: cfg.TokenURL, RevocationURL: cfg.RevocationURL}
+	}
+	return pr
+}
+
+// Endpoints are the provider's token and revocation endpoints.
+type Endpoints struct {
+	TokenURL      string
+	RevocationURL string // "": the provider revokes nothing (RFC 7009)
+}
+
+// resolve returns the endpoints, asking Config.Endpoints (bounded by the
+// provider timeout) until it has answered once.
+func (pr *provider) resolve(ctx context.Context) (Endpoints, error) {
+	pr.mu.Lock()
+	found := pr.found
+	pr.mu.Unlock()
+	if found != nil {
+		return *found, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, pr.timeout)
+	defer cancel()
+	e, err := pr.endpoints(ctx)
+	if err == nil {
+		err = checkEndpoints(e)
+	}
+	if err != nil {
+		return Endpoints{}, fmt.Errorf("%w: finding the provider's endpoints: %w", ErrProviderUnavailable, err)
+	}
+	pr.mu.Lock()
+	pr.found = &e
+	pr.mu.Unlock()
+	return e, nil
+}
+
+// oauthFor returns the x/oauth2 configuration for the provider's token
+// endpoint.
+func (pr *provider) oauthFor(ctx context.Context) (*oauth2.Config, error) {
+	e, err := pr.resolve(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := pr.oauth
+	c.Endpoint.TokenURL = e.TokenURL
+	return &c, nil
 }
 
 // call names a call to the provider, for errors and metrics, and decides
@@ -66,12 +116,18 @@ func (pr *provider) bounded(ctx context.Context) (context.Context, context.Cance
 }
 
 func (pr *provider) password(ctx context.Context, c Credentials) (*oauth2.Token, error) {
+	extra := url.Values{}
 	if c.Organization != "" {
-		ctx = context.WithValue(ctx, extraParamsKey{}, url.Values{"organization": {c.Organization}})
+		extra.Set("organization", c.Organization)
 	}
+	ctx = context.WithValue(ctx, passwordGrantKey{}, extra)
 	ctx, cancel := pr.bounded(ctx)
 	defer cancel()
-	tok, err := pr.oauth.PasswordCredentialsToken(ctx, c.Username, c.Password)
+	oc, err := pr.oauthFor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := oc.PasswordCredentialsToken(ctx, c.Username, c.Password)
 	return tok, classify(callPassword, err)
 }
 
@@ -82,7 +138,11 @@ func (pr *provider) exchange(ctx context.Context, code, redirectURI, codeVerifie
 	}
 	ctx, cancel := pr.bounded(ctx)
 	defer cancel()
-	tok, err := pr.oauth.Exchange(ctx, code, opts...)
+	oc, err := pr.oauthFor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := oc.Exchange(ctx, code, opts...)
 	return tok, classify(callCode, err)
 }
 
@@ -91,20 +151,25 @@ func (pr *provider) exchange(ctx context.Context, code, redirectURI, codeVerifie
 func (pr *provider) refresh(ctx context.Context, refreshToken string) (*oauth2.Token, error) {
 	ctx, cancel := pr.bounded(ctx)
 	defer cancel()
-	tok, err := pr.oauth.TokenSource(ctx, &oauth2.Token{RefreshToken: refreshToken}).Token()
+	oc, err := pr.oauthFor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := oc.TokenSource(ctx, &oauth2.Token{RefreshToken: refreshToken}).Token()
 	return tok, classify(callRefresh, err)
 }
 
 // revoke asks the provider to revoke a refresh token (RFC 7009), which at
 // Auth0 and idptest ends its whole family.
 func (pr *provider) revoke(ctx context.Context, refreshToken string) error {
-	if pr.revocationURL == "" {
-		return nil
-	}
 	ctx, cancel := context.WithTimeout(ctx, pr.timeout)
 	defer cancel()
+	e, err := pr.resolve(ctx)
+	if err != nil || e.RevocationURL == "" {
+		return err
+	}
 	form := url.Values{"token": {refreshToken}, "token_type_hint": {"refresh_token"}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, pr.revocationURL, strings.NewReader(form.Encode()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.RevocationURL, strings.NewReader(form.Encode()))
 	if err != nil {
 		return err
 	}
@@ -214,20 +279,20 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 // grantParams adds parameters x/oauth2 has no way to pass with the
 // password grant: the audience (Auth0 issues a JWT for an API only when
 // asked for its audience) and, per call, those put in the request's context
-// under extraParamsKey (the organization the user logs in to).
+// under passwordGrantKey (the organization the user logs in to).
 type grantParams struct {
 	base     http.RoundTripper
-	tokenURL string
 	audience string
 }
 
-// extraParamsKey carries one password grant's extra form parameters from
-// provider.password to grantParams, through x/oauth2, which passes the
-// context along with the request.
-type extraParamsKey struct{}
+// passwordGrantKey marks the request of a password grant and carries its
+// extra form parameters from provider.password to grantParams, through
+// x/oauth2, which passes the context along with the request.
+type passwordGrantKey struct{}
 
 func (g *grantParams) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Method != http.MethodPost || req.URL.String() != g.tokenURL || req.Body == nil {
+	extra, password := req.Context().Value(passwordGrantKey{}).(url.Values)
+	if !password || req.Method != http.MethodPost || req.Body == nil {
 		return g.base.RoundTrip(req)
 	}
 	body, err := io.ReadAll(req.Body)
@@ -237,7 +302,6 @@ func (g *grantParams) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	form, err := url.ParseQuery(string(body))
 	if err == nil && form.Get("grant_type") == "password" {
-		extra, _ := req.Context().Value(extraParamsKey{}).(url.Values)
 		for k, vs := range extra {
 			form[k] = vs
 		}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,14 +27,26 @@ import (
 // zero values are documented defaults.
 type Config struct {
 	// TokenURL is the provider's token endpoint, e.g.
-	// "https://tenant.auth0.com/oauth/token".
+	// "https://tenant.auth0.com/oauth/token". Required unless Endpoints is
+	// set.
 	TokenURL string
+	// Endpoints, used when TokenURL is empty, finds the token and
+	// revocation endpoints when the service first needs them — authn.Setup
+	// passes OpenID discovery, so that a service can start while its
+	// provider is down. Until it succeeds, every call that needs the
+	// provider is ErrProviderUnavailable (503), and the next one asks again.
+	Endpoints func(context.Context) (Endpoints, error)
 	// RevocationURL is the provider's RFC 7009 endpoint, e.g.
 	// "https://tenant.auth0.com/oauth/revoke". Without it, logout and reuse
 	// detection can only forget refresh tokens, not revoke them.
 	RevocationURL string
 	// ClientID and ClientSecret are the service's own (first-party) client.
 	ClientID, ClientSecret string
+	// Issuer, when set, is the issuer whose token endpoint TokenURL is: the
+	// service then refreshes and ends only sessions of that issuer, so that
+	// services for several issuers can share one Store (authn.Setup builds
+	// one per issuer with a client). Default: not checked.
+	Issuer string
 	// Audience is asked for at login, so that the access tokens are JWTs
 	// for this API (Auth0 issues opaque tokens without one).
 	Audience string
@@ -74,11 +87,20 @@ type Config struct {
 	Timeout time.Duration
 }
 
-// Verifier checks an access token's signature, issuer and audience while
-// accepting it past its expiry — the refresh endpoint's whole point.
-// *tokenvalidator.JWKS implements it.
+// Verifier checks JWT access tokens: *tokenvalidator.JWKS and
+// *tokenvalidator.Issuers implement it. Opaque access tokens are not given
+// to it: a new one is checked through the TokenCache (WithTokenCache), and
+// one a client presents is bound to its session by the keyed hash that
+// names the session's record.
 type Verifier interface {
+	// VerifyIgnoringExpiry checks a token a client presents (to refresh or
+	// log out): signature, issuer and audience must hold, even past its
+	// expiry — the refresh endpoint's whole point.
 	VerifyIgnoringExpiry(ctx context.Context, token string) (*claims.Principal, error)
+	// VerifyIssued checks a token just received from the provider's token
+	// endpoint: its kid may be new (the provider has just rotated its keys),
+	// which warrants an immediate key-set fetch.
+	VerifyIssued(ctx context.Context, token string) (*claims.Principal, error)
 }
 
 // TokenCache is the validated-token cache the service keeps in step:
@@ -183,12 +205,12 @@ func New(store Store, verifier Verifier, cfg Config, opts ...Option) (*Service, 
 }
 
 func (cfg Config) check() error {
-	for field, u := range map[string]string{"TokenURL": cfg.TokenURL, "RevocationURL": cfg.RevocationURL} {
-		if u == "" && field == "RevocationURL" {
-			continue
-		}
-		if pu, err := url.Parse(u); err != nil || !pu.IsAbs() || pu.Host == "" {
-			return fmt.Errorf("refresh: Config.%s must be an absolute URL", field)
+	switch {
+	case cfg.TokenURL == "" && cfg.Endpoints == nil:
+		return errors.New("refresh: Config needs TokenURL or Endpoints")
+	case cfg.TokenURL != "":
+		if err := checkEndpoints(Endpoints{TokenURL: cfg.TokenURL, RevocationURL: cfg.RevocationURL}); err != nil {
+			return err
 		}
 	}
 	switch {
@@ -200,6 +222,20 @@ func (cfg Config) check() error {
 		return errors.New("refresh: Config.HashKey must be at least 32 bytes")
 	case cfg.GraceWindow < 0 || cfg.MaxAccessTokenAge < 0 || cfg.RecordTTL < 0 || cfg.Timeout < 0:
 		return errors.New("refresh: negative duration in Config")
+	}
+	return nil
+}
+
+// checkEndpoints makes sure the endpoints are absolute URLs (the revocation
+// endpoint may be absent).
+func checkEndpoints(e Endpoints) error {
+	for field, u := range map[string]string{"TokenURL": e.TokenURL, "RevocationURL": e.RevocationURL} {
+		if u == "" && field == "RevocationURL" {
+			continue
+		}
+		if pu, err := url.Parse(u); err != nil || !pu.IsAbs() || pu.Host == "" {
+			return fmt.Errorf("refresh: %s %q is not an absolute URL", field, u)
+		}
 	}
 	return nil
 }
@@ -307,7 +343,7 @@ func (s *Service) remember(ctx context.Context, tok *oauth2.Token) (*Tokens, err
 		s.o.logger.Warn("refresh: the provider issued no refresh token; ask for offline_access")
 		return s.tokens(tok), nil
 	}
-	p, err := s.verifier.VerifyIgnoringExpiry(ctx, tok.AccessToken)
+	p, err := s.verifyNew(ctx, tok.AccessToken)
 	if err != nil {
 		// Nobody will hold this refresh token: revoke it.
 		s.revokeOrphan(ctx, tok.RefreshToken, "")
@@ -320,6 +356,7 @@ func (s *Service) remember(ctx context.Context, tok *oauth2.Token) (*Tokens, err
 	}
 	rec := &record{
 		RefreshToken: tok.RefreshToken,
+		Issuer:       p.Issuer,
 		Subject:      p.Subject,
 		ClientID:     p.AuthorizedParty,
 		FamilyID:     rand.Text(),
@@ -330,6 +367,23 @@ func (s *Service) remember(ctx context.Context, tok *oauth2.Token) (*Tokens, err
 	}
 	return s.tokens(tok), nil
 }
+
+// verifyNew checks an access token the provider has just issued: a JWT by
+// the Verifier, an opaque one through the token cache (which asks the
+// provider's introspection or userinfo endpoint).
+func (s *Service) verifyNew(ctx context.Context, accessToken string) (*claims.Principal, error) {
+	if isJWT(accessToken) {
+		return s.verifier.VerifyIssued(ctx, accessToken)
+	}
+	if s.o.cache == nil {
+		return nil, fmt.Errorf("%w: the provider issued an opaque access token, which needs WithTokenCache to be checked", ErrMisconfigured)
+	}
+	return s.o.cache.Authenticate(ctx, accessToken)
+}
+
+// isJWT reports whether token has a compact JWS's three segments; anything
+// else is treated as an opaque token.
+func isJWT(token string) bool { return strings.Count(token, ".") == 2 }
 
 // unstored handles a refresh token the store would not take: the access
 // token still goes to the client — the login or refresh has happened at the
@@ -409,8 +463,14 @@ func (s *Service) refresh(ctx context.Context, accessToken string) (*Tokens, err
 func lockName(name string) string { return name + ":lock" }
 
 // verify checks the presented access token: signature, issuer and audience
-// must hold even past expiry, and it must be recent enough.
+// must hold even past expiry, and it must be recent enough. An opaque token
+// cannot be checked past its expiry; it is bound to its session by the
+// record found under its keyed hash, and nil is returned for it (the
+// record's age is checked instead, in rotateLocked).
 func (s *Service) verify(ctx context.Context, accessToken string) (*claims.Principal, error) {
+	if !isJWT(accessToken) {
+		return nil, nil
+	}
 	p, err := s.verifier.VerifyIgnoringExpiry(ctx, accessToken)
 	switch {
 	case errors.Is(err, claims.ErrInvalidToken):
@@ -469,9 +529,8 @@ func (s *Service) rotateLocked(ctx context.Context, name string, p *claims.Princ
 	if err != nil || rec.Rotated != nil {
 		return rec, nil, err
 	}
-	if rec.Subject != p.Subject || rec.ClientID != p.AuthorizedParty {
-		s.o.logger.Warn("refresh: stored login does not match the access token", zap.String("family", rec.FamilyID))
-		return nil, nil, fmt.Errorf("%w: stored login does not match the access token", ErrLoginRequired)
+	if err := s.matches(rec, p); err != nil {
+		return nil, nil, err
 	}
 	tok, err := s.provider.refresh(ctx, rec.RefreshToken)
 	s.m.call(callRefresh, err)
@@ -486,7 +545,8 @@ func (s *Service) rotateLocked(ctx context.Context, name string, p *claims.Princ
 	}
 	next := &successor{
 		tokens: s.tokens(tok),
-		rec:    &record{RefreshToken: tok.RefreshToken, Subject: rec.Subject, ClientID: rec.ClientID, FamilyID: rec.FamilyID, CreatedAt: s.o.now().Unix()},
+		rec: &record{RefreshToken: tok.RefreshToken, Issuer: rec.Issuer, Subject: rec.Subject, ClientID: rec.ClientID,
+			FamilyID: rec.FamilyID, CreatedAt: s.o.now().Unix()},
 	}
 	nextName := s.name(tok.AccessToken)
 	if next.storeErr = s.put(ctx, nextName, next.rec, s.cfg.RecordTTL); next.storeErr != nil {
@@ -497,13 +557,45 @@ func (s *Service) rotateLocked(ctx context.Context, name string, p *claims.Princ
 	// The old record keeps no refresh token: it points to its successor and
 	// lives as long as the old access token could still be presented, so a
 	// replay after the grace window is recognized as reuse.
-	rotatedRec := &record{Subject: rec.Subject, ClientID: rec.ClientID, FamilyID: rec.FamilyID, CreatedAt: rec.CreatedAt,
+	rotatedRec := &record{Issuer: rec.Issuer, Subject: rec.Subject, ClientID: rec.ClientID, FamilyID: rec.FamilyID, CreatedAt: rec.CreatedAt,
 		Rotated: &rotation{At: s.o.now().Unix(), Next: nextName, Tokens: *next.tokens}}
-	ttl := max(p.IssuedAt.Add(s.cfg.MaxAccessTokenAge).Sub(s.o.now()), s.cfg.GraceWindow)
+	ttl := max(issuedAt(rec, p).Add(s.cfg.MaxAccessTokenAge).Sub(s.o.now()), s.cfg.GraceWindow)
 	if err := s.put(ctx, name, rotatedRec, ttl); err != nil {
 		s.o.logger.Warn("refresh: could not mark the old login rotated", zap.String("family", rec.FamilyID), zap.Error(err))
 	}
 	return rec, next, nil
+}
+
+// matches checks that the login stored under a presented token's name is
+// that token's: of its subject and client (a JWT), of this service's issuer,
+// and young enough to refresh (an opaque token, whose own age is unknown).
+func (s *Service) matches(rec *record, p *claims.Principal) error {
+	var mismatch string
+	switch {
+	case s.cfg.Issuer != "" && rec.Issuer != s.cfg.Issuer:
+		return fmt.Errorf("%w: the session belongs to another issuer's refresh service", ErrLoginRequired)
+	case p == nil && s.o.now().Sub(time.Unix(rec.CreatedAt, 0)) > s.cfg.MaxAccessTokenAge:
+		return fmt.Errorf("%w: the access token is too old to refresh", ErrLoginRequired)
+	case p == nil:
+		return nil
+	case rec.Subject != p.Subject || rec.ClientID != p.AuthorizedParty:
+		mismatch = "subject or client"
+	case rec.Issuer != "" && rec.Issuer != p.Issuer:
+		mismatch = "issuer"
+	default:
+		return nil
+	}
+	s.o.logger.Warn("refresh: stored login does not match the access token", zap.String("family", rec.FamilyID), zap.String("field", mismatch))
+	return fmt.Errorf("%w: stored login does not match the access token", ErrLoginRequired)
+}
+
+// issuedAt is when the access token of rec's login was issued: its iat, or,
+// for an opaque token, when the login was stored.
+func issuedAt(rec *record, p *claims.Principal) time.Time {
+	if p != nil && !p.IssuedAt.IsZero() {
+		return p.IssuedAt
+	}
+	return time.Unix(rec.CreatedAt, 0)
 }
 
 // rotated answers a token whose login was already rotated: the same new
@@ -539,11 +631,15 @@ func (s *Service) Logout(ctx context.Context, accessToken string) error {
 }
 
 func (s *Service) logout(ctx context.Context, accessToken string) error {
-	if _, err := s.verifier.VerifyIgnoringExpiry(ctx, accessToken); err != nil {
-		if errors.Is(err, claims.ErrInvalidToken) {
-			return fmt.Errorf("%w: %w", ErrLoginRequired, err)
+	// An opaque token is bound to its session by the record found under its
+	// keyed hash: only a JWT has more to check.
+	if isJWT(accessToken) {
+		if _, err := s.verifier.VerifyIgnoringExpiry(ctx, accessToken); err != nil {
+			if errors.Is(err, claims.ErrInvalidToken) {
+				return fmt.Errorf("%w: %w", ErrLoginRequired, err)
+			}
+			return err
 		}
-		return err
 	}
 	ctx, cancel := detach(ctx, s.cfg.Timeout+storeWindow)
 	defer cancel()
@@ -659,6 +755,7 @@ const recordVersion = 1
 type record struct {
 	Version      int    `json:"v"`
 	RefreshToken string `json:"rt,omitempty"`
+	Issuer       string `json:"iss,omitempty"`
 	Subject      string `json:"sub"`
 	ClientID     string `json:"client"`
 	FamilyID     string `json:"family"`

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/authgate/authgate/claims"
 )
@@ -37,18 +39,67 @@ func NewIssuers(validators ...*JWKS) (*Issuers, error) {
 
 // Validate hands token to the validator of its issuer.
 func (is *Issuers) Validate(ctx context.Context, token string) (Result, error) {
+	v, err := is.route(token)
+	if err != nil {
+		return Result{}, err
+	}
+	return v.Validate(ctx, token)
+}
+
+// VerifyIgnoringExpiry hands token to its issuer's [JWKS.VerifyIgnoringExpiry].
+func (is *Issuers) VerifyIgnoringExpiry(ctx context.Context, token string) (*claims.Principal, error) {
+	v, err := is.route(token)
+	if err != nil {
+		return nil, err
+	}
+	return v.VerifyIgnoringExpiry(ctx, token)
+}
+
+// VerifyIssued hands token to its issuer's [JWKS.VerifyIssued].
+func (is *Issuers) VerifyIssued(ctx context.Context, token string) (*claims.Principal, error) {
+	v, err := is.route(token)
+	if err != nil {
+		return nil, err
+	}
+	return v.VerifyIssued(ctx, token)
+}
+
+// Ready reports whether every issuer has a usable key set: nil, or the
+// problems of those that have none (see [JWKS.Ready]).
+func (is *Issuers) Ready(ctx context.Context) error {
+	var errs []error
+	for _, iss := range slices.Sorted(maps.Keys(is.byIssuer)) {
+		errs = append(errs, is.byIssuer[iss].Ready(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// route returns the validator of the issuer token names, without verifying
+// anything: an oversized token, one with no iss, or one naming an issuer
+// not configured is refused here.
+func (is *Issuers) route(token string) (*JWKS, error) {
 	if len(token) > is.maxTokenBytes {
-		return Result{}, invalid(claims.ReasonTooLarge, nil)
+		return nil, invalid(claims.ReasonTooLarge, nil)
 	}
 	iss, err := unverifiedIssuer(token)
 	if err != nil {
-		return Result{}, invalid(claims.ReasonMalformed, err)
+		return nil, invalid(claims.ReasonMalformed, err)
 	}
 	v, ok := is.byIssuer[iss]
 	if !ok {
-		return Result{}, invalid(claims.ReasonIssuer, nil)
+		return nil, invalid(claims.ReasonIssuer, nil)
 	}
-	return v.Validate(ctx, token)
+	// A kid its issuer does not publish but another configured issuer
+	// does is a token moved across issuers, not a key rotation: refused
+	// at once, without the key-set fetch an unknown kid may warrant.
+	if kid := unverifiedKID(token); kid != "" && v.keys.lookup(kid) == nil {
+		for other, w := range is.byIssuer {
+			if other != iss && w.keys.lookup(kid) != nil {
+				return nil, invalid(claims.ReasonIssuer, errors.New("the token's kid is another issuer's"))
+			}
+		}
+	}
+	return v, nil
 }
 
 // Close closes every validator.

@@ -104,26 +104,47 @@ func unverifiedIssuer(token string) (string, error) {
 	if err != nil {
 		return "", errNotJSONObject
 	}
-	c, err := claimsObject(b)
-	if err != nil {
+	if _, err := claimsObject(b); err != nil {
 		return "", err
 	}
-	raw, iss := c["iss"], ""
-	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &iss) != nil {
+	iss, ok := stringMember(b, "iss")
+	if !ok {
 		return "", errors.New("no iss claim, or not a string")
 	}
 	return iss, nil
 }
 
+// unverifiedKID reads the kid header of a compact JWS without verifying
+// anything; "" when it has none.
+func unverifiedKID(token string) string {
+	header, _, _, err := splitCompact(token)
+	if err != nil {
+		return ""
+	}
+	b, err := decodeSegment(header)
+	if err != nil {
+		return ""
+	}
+	kid, _ := stringMember(b, "kid")
+	return kid
+}
+
 // payloadIssuer returns the (unverified) claims payload's iss, or "" when it
 // has none that is a string.
 func payloadIssuer(payload []byte) string {
-	c, err := claimsObject(payload)
-	var iss string
-	if err != nil || len(c["iss"]) == 0 || c["iss"][0] != '"' || json.Unmarshal(c["iss"], &iss) != nil {
-		return ""
-	}
+	iss, _ := stringMember(payload, "iss")
 	return iss
+}
+
+// stringMember returns the string member name of the JSON object b, and
+// false when b is not an object or name is absent or not a string.
+func stringMember(b []byte, name string) (string, bool) {
+	c, err := claimsObject(b)
+	var v string
+	if err != nil || len(c[name]) == 0 || c[name][0] != '"' || json.Unmarshal(c[name], &v) != nil {
+		return "", false
+	}
+	return v, true
 }
 
 // issuedAfter reports whether the (unverified) claims payload has a numeric
