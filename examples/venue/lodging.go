@@ -62,7 +62,7 @@ func (l *lodging) Close() {
 }
 
 // startLodging starts RoomSMart (provider and API) and the connection
-// service of the venue API at api; s.issuer is the venue's provider.
+// service of the venue API at api; s.issuer() is the venue's provider.
 func startLodging(ctx context.Context, s settings, gate *authn.Gate, api string) (_ *lodging, err error) {
 	l := &lodging{gate: gate}
 	defer func() {
@@ -118,8 +118,8 @@ func startLodging(ctx context.Context, s settings, gate *authn.Gate, api string)
 		// The service's own login by authorization code: Auth0's
 		// authorization endpoint is the issuer's /authorize.
 		l.login, err = connections.NewFlow(c, connections.Party{
-			Name: "login", AuthURL: strings.TrimSuffix(s.issuer, "/") + "/authorize", ClientID: s.clientID,
-			RedirectURL: api + "/auth/callback", Scopes: loginScopes, Audience: s.audience,
+			Name: "login", AuthURL: strings.TrimSuffix(s.issuer(), "/") + "/authorize", ClientID: s.clientID,
+			RedirectURL: api + "/auth/callback", Scopes: s.loginScopes, Audience: s.audience(),
 		}, flows)
 	}
 	return l, err

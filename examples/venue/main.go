@@ -9,8 +9,12 @@
 // from the environment:
 //
 //	ADDR              listen address (default 127.0.0.1:8080)
-//	ISSUER_URL        a real provider instead of the embedded one, e.g. https://tenant.auth0.com/
-//	AUDIENCE          this API's identifier at that provider
+//	ISSUER_URL        a real provider instead of the embedded one, e.g. https://tenant.auth0.com/;
+//	                  several, comma-separated (dev, int and prod tenants): logins use the first
+//	AUDIENCE          this API's identifier at that provider; several, comma-separated: tokens of any
+//	                  listed issuer for any listed audience are accepted
+//	LOGIN_SCOPES      the scopes asked at login, space-separated (default: openid profile
+//	                  offline_access read:venues book:venues read:datasets)
 //	CLIENT_ID         the service's own first-party client (logins; a token from any other client is a partner call)
 //	CLIENT_SECRET     its secret
 //	MEMCACHE_SERVERS  comma-separated memcached servers: adds the shared tier

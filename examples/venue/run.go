@@ -20,17 +20,26 @@ import (
 
 // settings are the program's environment, read once.
 type settings struct {
-	addr, issuer, audience, clientID, clientSecret, namespace string
-	memcacheServers                                           []string
-	secret                                                    []byte
-	connectionsDB                                             string
+	addr, clientID, clientSecret, namespace string
+	// issuers and audiences: tokens of any listed issuer for any listed
+	// audience are accepted; logins use the first of each.
+	issuers, audiences []string
+	loginScopes        []string
+	memcacheServers    []string
+	secret             []byte
+	connectionsDB      string
 }
+
+// issuer and audience are the ones logins use.
+func (s settings) issuer() string   { return s.issuers[0] }
+func (s settings) audience() string { return s.audiences[0] }
 
 func readSettings(getenv func(string) string) (settings, error) {
 	s := settings{
 		addr:         or(getenv("ADDR"), "127.0.0.1:8080"),
-		issuer:       getenv("ISSUER_URL"),
-		audience:     getenv("AUDIENCE"),
+		issuers:      list(getenv("ISSUER_URL")),
+		audiences:    list(getenv("AUDIENCE")),
+		loginScopes:  strings.Fields(getenv("LOGIN_SCOPES")),
 		clientID:     getenv("CLIENT_ID"),
 		clientSecret: getenv("CLIENT_SECRET"),
 		namespace:    or(getenv("CACHE_NAMESPACE"), "venue"),
@@ -38,12 +47,11 @@ func readSettings(getenv func(string) string) (settings, error) {
 
 		connectionsDB: getenv("CONNECTIONS_DB"),
 	}
-	for _, srv := range strings.Split(getenv("MEMCACHE_SERVERS"), ",") {
-		if srv = strings.TrimSpace(srv); srv != "" {
-			s.memcacheServers = append(s.memcacheServers, srv)
-		}
+	s.memcacheServers = list(getenv("MEMCACHE_SERVERS"))
+	if len(s.loginScopes) == 0 {
+		s.loginScopes = defaultLoginScopes
 	}
-	if s.issuer != "" && s.audience == "" {
+	if len(s.issuers) > 0 && len(s.audiences) == 0 {
 		return s, errors.New("AUDIENCE is required with ISSUER_URL")
 	}
 	if len(s.memcacheServers) > 0 && len(s.secret) < 32 {
@@ -64,14 +72,20 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		return err
 	}
 	var idp *idptest.Server
-	if s.issuer == "" {
+	if len(s.issuers) == 0 {
 		if idp, err = idptest.New(idptest.Demo()); err != nil {
 			return fmt.Errorf("starting the embedded identity provider: %w", err)
 		}
 		defer idp.Close()
-		s.issuer, s.audience = idp.Issuer(), idptest.DemoAPI
+		s.issuers, s.audiences = []string{idp.Issuer()}, []string{idptest.DemoAPI}
 		s.clientID, s.clientSecret = or(s.clientID, "venue-app"), or(s.clientSecret, "venue-app-secret")
 	}
+	issuers := make([]authn.IssuerConfig, len(s.issuers))
+	for i, iss := range s.issuers {
+		issuers[i] = authn.IssuerConfig{Issuer: iss, Audiences: s.audiences}
+	}
+	// The service's own client is at the first issuer: logins go there.
+	issuers[0].ClientID, issuers[0].ClientSecret = s.clientID, s.clientSecret
 
 	logger, _ := zap.NewProduction()
 	defer logger.Sync()
@@ -79,14 +93,11 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 	setupCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	gate, err := authn.Setup(setupCtx, authn.SetupConfig{
-		Issuer:          s.issuer,
-		Audience:        s.audience,
-		ClientID:        s.clientID,
-		ClientSecret:    s.clientSecret,
+		Issuers:         issuers,
 		MemcacheServers: s.memcacheServers,
 		Namespace:       s.namespace,
 		Secret:          s.secret,
-		LoginScopes:     loginScopes,
+		LoginScopes:     s.loginScopes,
 	}, authn.WithEnricher("datasets-v1", datasets{}), authn.WithRegisterer(reg), authn.WithLogger(logger))
 	if err != nil {
 		return err
@@ -109,6 +120,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 	lodging.routes(mux)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(out, "venue API listening on http://%s\n", l.Addr())
+	fmt.Fprintf(out, "accepting tokens of %s for %s\n", strings.Join(s.issuers, ", "), strings.Join(s.audiences, ", "))
 	if idp != nil {
 		printDemo(out, idp, api)
 		printConnections(out, lodging.roomsmart, api)
@@ -128,8 +140,20 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 	return srv.Shutdown(shutdownCtx)
 }
 
-// loginScopes are asked at login, by password or by authorization code.
-var loginScopes = []string{"openid", "profile", "offline_access", "read:venues", "book:venues", "read:datasets"}
+// defaultLoginScopes are asked at login, by password or by authorization
+// code, unless LOGIN_SCOPES says otherwise.
+var defaultLoginScopes = []string{"openid", "profile", "offline_access", "read:venues", "book:venues", "read:datasets"}
+
+// list splits a comma-separated setting, dropping blanks.
+func list(v string) []string {
+	var out []string
+	for _, item := range strings.Split(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
 
 func or(s, def string) string {
 	if s == "" {

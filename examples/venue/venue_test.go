@@ -405,3 +405,43 @@ func TestTwoAPIsShareMemcached(t *testing.T) {
 		}
 	}
 }
+
+// TestSeveralIssuersAndAudiences: ISSUER_URL and AUDIENCE list several
+// values; a token of any listed issuer for any listed audience is accepted,
+// logins go to the first issuer, and LOGIN_SCOPES sets what they ask.
+func TestSeveralIssuersAndAudiences(t *testing.T) {
+	const tickets = "https://api.tickets.example"
+	cfg := idptest.Demo()
+	cfg.APIs = append(cfg.APIs, idptest.API{Identifier: tickets, Scopes: []string{"read:venues"}})
+	dev, intTenant := idptest.Start(t, cfg), idptest.Start(t, cfg)
+	api, out := start(t, map[string]string{
+		"ISSUER_URL": dev.Issuer() + ", " + intTenant.Issuer(), "AUDIENCE": idptest.DemoAPI + "," + tickets,
+		"CLIENT_ID": "venue-app", "CLIENT_SECRET": "venue-app-secret", "LOGIN_SCOPES": "openid offline_access read:venues",
+	})
+	if !strings.Contains(out.String(), "accepting tokens of "+dev.Issuer()+", "+intTenant.Issuer()+" for "+idptest.DemoAPI+", "+tickets) {
+		t.Errorf("the program does not say what it serves:\n%s", out)
+	}
+	for _, idp := range []*idptest.Server{dev, intTenant} {
+		for _, audience := range []string{idptest.DemoAPI, tickets} {
+			status, body := call(t, "POST", idp.TokenURL(), "", url.Values{"grant_type": {"password"}, "username": {"alice"},
+				"password": {"alice-password"}, "client_id": {"venue-app"}, "client_secret": {"venue-app-secret"},
+				"audience": {audience}, "scope": {"read:venues"}})
+			if status != 200 {
+				t.Fatalf("password grant: %d %v", status, body)
+			}
+			if status, body := call(t, "GET", api+"/v1/whoami", body["access_token"].(string), nil); status != 200 || body["issuer"] != idp.Issuer() {
+				t.Errorf("a token of %s for %s: %d %v", idp.Issuer(), audience, status, body)
+			}
+		}
+	}
+	status, body := call(t, "POST", api+"/auth/login", "", url.Values{"username": {"alice"}, "password": {"alice-password"},
+		"organization": {"org_acme"}})
+	if status != 200 {
+		t.Fatalf("login: %d %v", status, body)
+	}
+	// alice may book in org_acme, but LOGIN_SCOPES does not ask for it.
+	if status, who := call(t, "GET", api+"/v1/whoami", body["access_token"].(string), nil); status != 200 || who["issuer"] != dev.Issuer() ||
+		fmt.Sprint(who["scopes"]) != "[offline_access openid read:venues]" {
+		t.Errorf("the login's token: %d %v; want the first issuer's, with LOGIN_SCOPES' scopes only", status, who)
+	}
+}
