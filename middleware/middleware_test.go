@@ -35,7 +35,7 @@ func (a tableAuth) Authenticate(_ context.Context, token string) (*claims.Princi
 var (
 	alice = &claims.Principal{Subject: "auth0|alice", AuthorizedParty: "venue-app", Kind: claims.KindUser, OrgID: "org_acme",
 		Audience: []string{"https://api.venue.example", "https://tenant.example/userinfo"},
-		Scopes: claims.ParseScope("read:venues book:venues"), Permissions: claims.NewSet("read:venues", "book:venues")}
+		Scopes:   claims.ParseScope("read:venues book:venues"), Permissions: claims.NewSet("read:venues", "book:venues")}
 	partner = &claims.Principal{Subject: "auth0|bob", AuthorizedParty: "partner-app", Kind: claims.KindDelegated, OrgID: "org_globex",
 		Scopes: claims.ParseScope("read:venues")}
 	worker = &claims.Principal{Subject: "worker@clients", AuthorizedParty: "worker", Kind: claims.KindMachine,
