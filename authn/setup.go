@@ -344,6 +344,17 @@ func (g *Gate) issuer(ctx context.Context, cfg SetupConfig, is IssuerConfig, ep 
 	return v, nil
 }
 
+// Discovery returns issuer's OpenID discovery document — its authorization
+// endpoint for a code-flow login, say — fetching it if Setup could not.
+func (g *Gate) Discovery(ctx context.Context, issuer string) (*tokenvalidator.Metadata, error) {
+	for _, ep := range g.endpoints {
+		if ep.issuer == issuer {
+			return ep.get(ctx)
+		}
+	}
+	return nil, fmt.Errorf("authn: %q is not an issuer of this Gate", issuer)
+}
+
 // RefreshFor returns the refresh service of issuer, nil when it has no
 // client.
 func (g *Gate) RefreshFor(issuer string) *refresh.Service { return g.refreshBy[issuer] }

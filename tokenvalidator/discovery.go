@@ -20,6 +20,7 @@ const maxProviderResponse = 1 << 20
 // (or RFC 8414 metadata) that authgate uses.
 type Metadata struct {
 	Issuer                string `json:"issuer"`
+	AuthorizationEndpoint string `json:"authorization_endpoint"`
 	JWKSURI               string `json:"jwks_uri"`
 	TokenEndpoint         string `json:"token_endpoint"`
 	UserinfoEndpoint      string `json:"userinfo_endpoint"`

@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -115,10 +114,14 @@ func startLodging(ctx context.Context, s settings, gate *authn.Gate, api string)
 		return nil, err
 	}
 	if gate.Refresh != nil {
-		// The service's own login by authorization code: Auth0's
-		// authorization endpoint is the issuer's /authorize.
+		// The service's own login by authorization code, at the
+		// authorization endpoint the provider's discovery names.
+		md, derr := gate.Discovery(ctx, s.issuer())
+		if derr != nil {
+			return nil, derr
+		}
 		l.login, err = connections.NewFlow(c, connections.Party{
-			Name: "login", AuthURL: strings.TrimSuffix(s.issuer(), "/") + "/authorize", ClientID: s.clientID,
+			Name: "login", AuthURL: md.AuthorizationEndpoint, ClientID: s.clientID,
 			RedirectURL: api + "/auth/callback", Scopes: s.loginScopes, Audience: s.audience(),
 		}, flows)
 	}
