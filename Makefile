@@ -11,16 +11,17 @@ LOADTEST_FLAGS ?=
 
 .PHONY: test deps vet staticcheck vulncheck bench loadtest fuzz
 
-# Installs memcached when missing (apt-get, as root), then vets, runs
-# staticcheck and runs every test with the race detector; tests that need
-# memcached fail rather than skip. The grpcauth module is tested like the main
+# Installs memcached and nginx when missing (apt-get, as root), then vets,
+# runs staticcheck and runs every test with the race detector; tests that
+# need memcached or nginx fail rather than skip. The grpcauth module is tested like the main
 # one; the bench module is vetted and checked too, so that it keeps building.
 test: deps vet staticcheck
-	AUTHGATE_REQUIRE_MEMCACHED=1 $(GO) test -race -count=1 ./...
+	AUTHGATE_REQUIRE_MEMCACHED=1 AUTHGATE_REQUIRE_NGINX=1 $(GO) test -race -count=1 ./...
 	cd grpcauth && $(GO) test -race -count=1 ./...
 
 deps:
 	@./scripts/ensure-memcached.sh
+	@./scripts/ensure-nginx.sh
 
 vet:
 	$(GO) vet ./...
