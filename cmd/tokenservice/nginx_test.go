@@ -12,60 +12,9 @@ import (
 	"github.com/authgate/authgate/internal/nginxtest"
 )
 
-// nginxConfig is the server block README.md documents for nginx, with the
-// token service at %[2]s and the API at %[3]s.
-const nginxConfig = `server {
-    listen %[1]s;
-
-    location / {
-        auth_request /_authgate;
-        # The caller, for the API.
-        auth_request_set $auth_subject $upstream_http_x_auth_subject;
-        auth_request_set $auth_client  $upstream_http_x_auth_client;
-        auth_request_set $auth_org     $upstream_http_x_auth_org;
-        auth_request_set $auth_scopes  $upstream_http_x_auth_scopes;
-        auth_request_set $auth_kind    $upstream_http_x_auth_kind;
-        proxy_set_header X-Auth-Subject $auth_subject;
-        proxy_set_header X-Auth-Client  $auth_client;
-        proxy_set_header X-Auth-Org     $auth_org;
-        proxy_set_header X-Auth-Scopes  $auth_scopes;
-        proxy_set_header X-Auth-Kind    $auth_kind;
-        # A 401's challenge reaches the client by itself; 403 and 503 need help.
-        auth_request_set $auth_status      $upstream_status;
-        auth_request_set $auth_challenge   $upstream_http_www_authenticate;
-        auth_request_set $auth_retry_after $upstream_http_retry_after;
-        error_page 403 = @authgate_403;
-        error_page 500 = @authgate_error;
-        proxy_pass %[3]s;
-    }
-
-    location = /_authgate {
-        internal;
-        proxy_pass %[2]s/auth;
-        proxy_pass_request_body off;
-        proxy_set_header Content-Length "";
-        proxy_set_header X-Original-Method $request_method;
-        proxy_set_header X-Original-URI $request_uri;
-    }
-
-    location @authgate_403 {
-        add_header WWW-Authenticate $auth_challenge always;
-        return 403;
-    }
-
-    # auth_request turns any other answer into 500: give the client the
-    # token service's 503 and its Retry-After.
-    location @authgate_error {
-        if ($auth_status = 503) {
-            add_header Retry-After $auth_retry_after always;
-            return 503;
-        }
-        return 500;
-    }
-}`
-
-// TestNginxAuthRequest puts a real nginx, configured as README.md says, in
-// front of an API, with auth_request to the token service.
+// TestNginxAuthRequest puts a real nginx, configured as README.md says
+// (nginxtest.AuthRequest), in front of an API, with auth_request to the
+// token service.
 func TestNginxAuthRequest(t *testing.T) {
 	w := newWorld(t, nil)
 	var hits atomic.Int32
@@ -77,7 +26,9 @@ func TestNginxAuthRequest(t *testing.T) {
 		fmt.Fprintf(rw, "%s %s", r.Method, r.URL.RequestURI())
 	}))
 	t.Cleanup(api.Close)
-	gw := nginxtest.Start(t, func(addr string) string { return fmt.Sprintf(nginxConfig, addr, w.ts.URL, api.URL) })
+	gw := nginxtest.Start(t, func(addr string) string {
+		return nginxtest.AuthRequest(addr, strings.TrimPrefix(w.ts.URL, "http://"), strings.TrimPrefix(api.URL, "http://"))
+	})
 
 	type want struct {
 		status    int

@@ -84,10 +84,13 @@ func Start(tb testing.TB, conf HTTPBlock) *Process {
 }
 
 // Launch is Start for a program rather than a test (the load test): it
-// starts nginx in dir, and Stop ends it.
+// starts nginx in dir, which it creates if need be, and Stop ends it.
 func Launch(dir string, conf HTTPBlock) (*Process, error) {
 	bin, err := binary()
 	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
 	return launch(bin, dir, conf)
@@ -225,3 +228,75 @@ func freePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// AuthRequest returns the http block README.md documents for nginx in front
+// of an API, authenticating each request with auth_request to authgate's
+// token service: nginx listens on listen, the token service is at
+// tokenService and the API at api (both host:port). The identity headers
+// reach the API; 401 and 403 reach the client with their challenge, and the
+// token service's 503 with its Retry-After.
+func AuthRequest(listen, tokenService, api string) string {
+	return fmt.Sprintf(authRequestConfig, listen, tokenService, api)
+}
+
+const authRequestConfig = `upstream authgate {
+    server %[2]s;
+    keepalive 32;
+}
+
+upstream api {
+    server %[3]s;
+    keepalive 32;
+}
+
+server {
+    listen %[1]s;
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+
+    location / {
+        auth_request /_authgate;
+        # The caller, for the API (a header left empty is not sent).
+        auth_request_set $auth_subject $upstream_http_x_auth_subject;
+        auth_request_set $auth_client  $upstream_http_x_auth_client;
+        auth_request_set $auth_org     $upstream_http_x_auth_org;
+        auth_request_set $auth_scopes  $upstream_http_x_auth_scopes;
+        auth_request_set $auth_kind    $upstream_http_x_auth_kind;
+        proxy_set_header X-Auth-Subject $auth_subject;
+        proxy_set_header X-Auth-Client  $auth_client;
+        proxy_set_header X-Auth-Org     $auth_org;
+        proxy_set_header X-Auth-Scopes  $auth_scopes;
+        proxy_set_header X-Auth-Kind    $auth_kind;
+        # A 401's challenge reaches the client by itself; 403 and 503 need help.
+        auth_request_set $auth_status      $upstream_status;
+        auth_request_set $auth_challenge   $upstream_http_www_authenticate;
+        auth_request_set $auth_retry_after $upstream_http_retry_after;
+        error_page 403 = @authgate_403;
+        error_page 500 = @authgate_error;
+        proxy_pass http://api;
+    }
+
+    location = /_authgate {
+        internal;
+        proxy_pass http://authgate/auth;
+        proxy_pass_request_body off;
+        proxy_set_header Content-Length "";
+        proxy_set_header X-Original-Method $request_method;
+        proxy_set_header X-Original-URI $request_uri;
+    }
+
+    location @authgate_403 {
+        add_header WWW-Authenticate $auth_challenge always;
+        return 403;
+    }
+
+    # auth_request turns any other answer into 500: give the client the
+    # token service's 503 and its Retry-After.
+    location @authgate_error {
+        if ($auth_status = 503) {
+            add_header Retry-After $auth_retry_after always;
+            return 503;
+        }
+        return 500;
+    }
+}`
