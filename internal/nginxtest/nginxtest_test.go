@@ -57,3 +57,14 @@ func TestLaunchReportsBadConfig(t *testing.T) {
 		t.Fatalf("Launch = %v, want nginx's complaint about the directive", err)
 	}
 }
+
+// README.md shows AuthRequest's configuration as it is.
+func TestReadmeShowsAuthRequest(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if block := nginxtest.AuthRequest("80", "tokenservice:8081", "api:8080"); !strings.Contains(string(readme), "```nginx\n"+block+"\n```") {
+		t.Errorf("README.md does not show the tested nginx configuration; it is:\n%s", block)
+	}
+}
