@@ -16,6 +16,11 @@
 //	MEMCACHE_SERVERS  comma-separated memcached servers: adds the shared tier
 //	CACHE_NAMESPACE   separates environments sharing memcached (default venue)
 //	AUTHGATE_SECRET   32+ bytes shared by every instance (required with MEMCACHE_SERVERS)
+//	TOKEN_SERVICE_URL validate through authgate's token service (cmd/tokenservice) at this
+//	                  URL instead of the provider; answers are still cached here until the
+//	                  token expires (needs ISSUER_URL, the token service's provider)
+//	TOKEN_SERVICE_CLIENT_ID, TOKEN_SERVICE_CLIENT_SECRET
+//	                  this service's pair in the token service's SERVICE_CLIENTS
 package main
 
 import (

@@ -23,6 +23,8 @@ type settings struct {
 	addr, issuer, audience, clientID, clientSecret, namespace string
 	memcacheServers                                           []string
 	secret                                                    []byte
+	// The token service requests are validated through, if any.
+	tokenService, tokenServiceClientID, tokenServiceClientSecret string
 }
 
 func readSettings(getenv func(string) string) (settings, error) {
@@ -34,6 +36,10 @@ func readSettings(getenv func(string) string) (settings, error) {
 		clientSecret: getenv("CLIENT_SECRET"),
 		namespace:    or(getenv("CACHE_NAMESPACE"), "venue"),
 		secret:       []byte(getenv("AUTHGATE_SECRET")),
+
+		tokenService:             getenv("TOKEN_SERVICE_URL"),
+		tokenServiceClientID:     getenv("TOKEN_SERVICE_CLIENT_ID"),
+		tokenServiceClientSecret: getenv("TOKEN_SERVICE_CLIENT_SECRET"),
 	}
 	for _, srv := range strings.Split(getenv("MEMCACHE_SERVERS"), ",") {
 		if srv = strings.TrimSpace(srv); srv != "" {
@@ -42,6 +48,9 @@ func readSettings(getenv func(string) string) (settings, error) {
 	}
 	if s.issuer != "" && s.audience == "" {
 		return s, errors.New("AUDIENCE is required with ISSUER_URL")
+	}
+	if s.tokenService != "" && (s.issuer == "" || s.tokenServiceClientID == "" || s.tokenServiceClientSecret == "") {
+		return s, errors.New("ISSUER_URL (the token service's provider), TOKEN_SERVICE_CLIENT_ID and TOKEN_SERVICE_CLIENT_SECRET are required with TOKEN_SERVICE_URL")
 	}
 	if len(s.memcacheServers) > 0 && len(s.secret) < 32 {
 		return s, errors.New("AUTHGATE_SECRET (32+ bytes, the same on every instance) is required with MEMCACHE_SERVERS")
@@ -75,6 +84,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 	reg := prometheus.NewRegistry()
 	setupCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
+	opts := []authn.Option{authn.WithEnricher("datasets-v1", datasets{}), authn.WithRegisterer(reg), authn.WithLogger(logger)}
 	gate, err := authn.Setup(setupCtx, authn.SetupConfig{
 		Issuer:          s.issuer,
 		Audience:        s.audience,
@@ -84,18 +94,31 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		Namespace:       s.namespace,
 		Secret:          s.secret,
 		LoginScopes:     []string{"openid", "profile", "offline_access", "read:venues", "book:venues", "read:datasets"},
-	}, authn.WithEnricher("datasets-v1", datasets{}), authn.WithRegisterer(reg), authn.WithLogger(logger))
+	}, opts...)
 	if err != nil {
 		return err
 	}
 	defer gate.Close()
+	var handler http.Handler
+	if s.tokenService == "" {
+		handler = routes(gate, reg)
+	} else {
+		delegated, err := delegate(gate, s, opts...)
+		if err != nil {
+			return err
+		}
+		handler = keepInStep(delegated, routes(gate, reg))
+	}
 
 	l, err := net.Listen("tcp", s.addr)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: routes(gate, reg), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(out, "venue API listening on http://%s\n", l.Addr())
+	if s.tokenService != "" {
+		fmt.Fprintf(out, "validating tokens through the token service at %s\n", s.tokenService)
+	}
 	if idp != nil {
 		printDemo(out, idp, "http://"+l.Addr().String())
 	}
