@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -12,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -96,24 +94,13 @@ server { listen %s; proxy_http_version 1.1; proxy_set_header Connection ""; loca
 	const rounds = 3
 	fmt.Printf("\nGateway: %d clients, %d rounds of %v per contender in rotation, the same %d hot tokens (cached by the token service)\n",
 		w.c.clients, rounds, w.c.gateway, len(w.hot))
-	results := make([][]*result, len(contenders))
-	for range rounds {
-		for i, ct := range contenders {
-			client := newHTTPClient(w.c.clients)
-			res := drive(ctx, client, w.c.clients, w.c.gateway, w.c.maxRequests, ct.name, func(id, n int) request {
-				return ct.req(w.hot[(id*7919+n)%len(w.hot)])
-			})
-			client.CloseIdleConnections()
-			results[i] = append(results[i], res)
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-	}
-	rows := make([]compareRow, len(contenders))
+	names := make([]string, len(contenders))
 	for i, ct := range contenders {
-		slices.SortFunc(results[i], func(a, b *result) int { return cmp.Compare(a.perSecond(), b.perSecond()) })
-		rows[i] = compareRow{ct.name, results[i][len(results[i])/2]}
+		names[i] = ct.name
+	}
+	rows, err := w.inRotation(ctx, names, rounds, w.c.gateway, func(i int, token string) request { return contenders[i].req(token) })
+	if err != nil {
+		return err
 	}
 	fmt.Println()
 	fmt.Println("| contender | requests/s | p50 | p99 | unexpected answers |")
