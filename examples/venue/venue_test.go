@@ -1,64 +1,19 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/authgate/authgate/idptest"
 	"github.com/authgate/authgate/internal/memcachedtest"
+	"github.com/authgate/authgate/internal/quickstart"
 )
-
-// syncBuffer is the program's stdout in a test: written by run, read by the
-// test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
-// start runs the program with env until the test ends and returns its
-// address and what it printed.
-func start(t *testing.T, env map[string]string) (string, *syncBuffer) {
-	t.Helper()
-	if env["ADDR"] == "" {
-		env["ADDR"] = "127.0.0.1:0"
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	out, ready, done := &syncBuffer{}, make(chan string, 1), make(chan error, 1)
-	go func() { done <- run(ctx, func(k string) string { return env[k] }, out, ready) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
-	})
-	select {
-	case addr := <-ready:
-		return "http://" + addr, out
-	case err := <-done:
-		t.Fatalf("run ended: %v\n%s", err, out)
-	case <-time.After(20 * time.Second):
-		t.Fatal("the service did not start")
-	}
-	return "", nil
-}
 
 func call(t *testing.T, method, u, token string, form url.Values) (int, map[string]any) {
 	t.Helper()
@@ -90,10 +45,10 @@ func call(t *testing.T, method, u, token string, form url.Values) (int, map[stri
 // client credentials.
 func TestCallers(t *testing.T) {
 	idp := idptest.Start(t, idptest.Demo())
-	api, _ := start(t, map[string]string{
+	api := quickstart.Start(t, run, map[string]string{
 		"ISSUER_URL": idp.Issuer(), "AUDIENCE": idptest.DemoAPI,
 		"CLIENT_ID": "venue-app", "CLIENT_SECRET": "venue-app-secret",
-	})
+	}).URL
 
 	status, body := call(t, "POST", api+"/auth/login", "", url.Values{"username": {"alice"}, "password": {"alice-password"}, "organization": {"org_acme"}})
 	if status != 200 {
@@ -178,131 +133,11 @@ func TestCallers(t *testing.T) {
 // checking each against the status its comment promises.
 func TestQuickstartAsPrinted(t *testing.T) {
 	mc := memcachedtest.Start(t)
-	_, out := start(t, map[string]string{
+	p := quickstart.Start(t, run, map[string]string{
 		"MEMCACHE_SERVERS": mc.Addr(),
 		"AUTHGATE_SECRET":  "a secret of at least thirty-two bytes",
 	})
-	var expected []int
-	token, lines := "", 0
-	for _, line := range strings.Split(out.String(), "\n") {
-		switch {
-		case strings.HasPrefix(line, "# "):
-			expected = statusesIn(line)
-		case strings.HasPrefix(line, "TOKEN=$(") || strings.HasPrefix(line, "curl "):
-			lines++
-			want := 0
-			if len(expected) > 0 {
-				want, expected = expected[0], expected[1:]
-			}
-			status, body := replay(t, line, token)
-			if (want == 0 && status/100 != 2) || (want != 0 && status != want) {
-				t.Errorf("%s\n  answered %d %s, want %d", line, status, body, want)
-			}
-			if strings.HasPrefix(line, "TOKEN=$(") {
-				m := accessToken.FindStringSubmatch(body)
-				if m == nil {
-					t.Fatalf("%s\n  gave no access token: %s", line, body)
-				}
-				token = m[1]
-			}
-		}
+	if lines := quickstart.Replay(t, p.Output()); lines < 10 {
+		t.Fatalf("only %d command lines printed:\n%s", lines, p.Output())
 	}
-	if lines < 10 {
-		t.Fatalf("only %d command lines printed:\n%s", lines, out)
-	}
-}
-
-// accessToken is what the printed sed expression extracts.
-var accessToken = regexp.MustCompile(`"access_token":"([^"]+)"`)
-
-// statusesIn reads the expected statuses from a comment's last parentheses:
-// "(200)" or "(204, then 401)".
-func statusesIn(comment string) []int {
-	open := strings.LastIndexByte(comment, '(')
-	if open < 0 {
-		return nil
-	}
-	var out []int
-	for _, f := range strings.FieldsFunc(comment[open:], func(r rune) bool { return r < '0' || r > '9' }) {
-		if n, err := strconv.Atoi(f); err == nil && n >= 100 && n < 600 {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
-// replay runs one printed line — curl, or TOKEN=$(curl … | sed …) — with
-// $TOKEN as token, and returns the status and body of its request.
-func replay(t *testing.T, line, token string) (int, string) {
-	t.Helper()
-	if inner, ok := strings.CutPrefix(line, "TOKEN=$("); ok {
-		line, _, _ = strings.Cut(strings.TrimSuffix(inner, ")"), " | ")
-	}
-	words := shellWords(strings.ReplaceAll(line, "$TOKEN", token))
-	method, target, header, data := "GET", "", http.Header{}, []string{}
-	for i := 1; i < len(words); i++ {
-		switch words[i] {
-		case "-s":
-		case "-X":
-			i++
-			method = words[i]
-		case "-H":
-			i++
-			k, v, _ := strings.Cut(words[i], ": ")
-			header.Add(k, v)
-		case "-d":
-			i++
-			data = append(data, words[i])
-		default:
-			target = words[i]
-		}
-	}
-	var body io.Reader
-	if len(data) > 0 {
-		body = strings.NewReader(strings.Join(data, "&"))
-		header.Set("Content-Type", "application/x-www-form-urlencoded")
-		if method == "GET" {
-			method = "POST"
-		}
-	}
-	req, err := http.NewRequest(method, target, body)
-	if err != nil {
-		t.Fatalf("%s: %v", line, err)
-	}
-	req.Header = header
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s: %v", line, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
-
-// shellWords splits a command line the way a POSIX shell would for the
-// printed lines: words separated by spaces, "double" and 'single' quotes.
-func shellWords(s string) []string {
-	var words []string
-	var cur strings.Builder
-	inWord := false
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case ' ':
-			if inWord {
-				words, inWord = append(words, cur.String()), false
-				cur.Reset()
-			}
-		case '"', '\'':
-			end := strings.IndexByte(s[i+1:], c)
-			cur.WriteString(s[i+1 : i+1+end])
-			i, inWord = i+1+end, true
-		default:
-			cur.WriteByte(c)
-			inWord = true
-		}
-	}
-	if inWord {
-		words = append(words, cur.String())
-	}
-	return words
 }
