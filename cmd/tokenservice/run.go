@@ -15,6 +15,7 @@ import (
 
 	"github.com/authgate/authgate/authn"
 	"github.com/authgate/authgate/idptest"
+	"github.com/authgate/authgate/middleware"
 )
 
 // run starts the service and serves until ctx ends. ready, when not nil,
@@ -58,22 +59,9 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 	}
 	defer gate.Close()
 
-	rulesJSON := ""
-	switch {
-	case s.rulesFile != "":
-		b, err := os.ReadFile(s.rulesFile)
-		if err != nil {
-			return fmt.Errorf("RULES_FILE: %w", err)
-		}
-		rulesJSON = string(b)
-	case idp != nil:
-		rulesJSON = demoRules
-	}
-	var rules []rule
-	if rulesJSON != "" {
-		if rules, err = parseRules(strings.NewReader(rulesJSON), gate.Middleware, http.HandlerFunc(allow)); err != nil {
-			return err
-		}
+	rules, err := loadRules(s.rulesFile, idp != nil, gate.Middleware)
+	if err != nil {
+		return err
 	}
 	svc := newService(gate.Authenticator, gate.Middleware, s.clients, rules, reg)
 
@@ -100,4 +88,28 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutdownCtx)
+}
+
+// loadRules reads RULES_FILE; without one, the demo's rules go with the
+// embedded provider, and none (any valid token) otherwise.
+func loadRules(file string, demo bool, mw *middleware.Middleware) ([]rule, error) {
+	var r io.Reader
+	switch {
+	case file != "":
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, fmt.Errorf("RULES_FILE: %w", err)
+		}
+		defer f.Close()
+		r = f
+	case demo:
+		r = strings.NewReader(demoRules)
+	default:
+		return nil, nil
+	}
+	rules, err := parseRules(r, mw, http.HandlerFunc(allow))
+	if err != nil && file != "" {
+		return nil, fmt.Errorf("RULES_FILE %s: %w", file, err)
+	}
+	return rules, err
 }

@@ -134,7 +134,7 @@ type answer struct {
 	TokenType   string              `json:"token_type"`
 	OrgID       string              `json:"org_id,omitempty"`
 	OrgName     string              `json:"org_name,omitempty"`
-	Permissions claims.Set          `json:"permissions,omitempty"`
+	Permissions []string            `json:"permissions,omitempty"`
 	Kind        string              `json:"kind"`
 	Ext         map[string][]string `json:"ext,omitempty"`
 }
@@ -143,10 +143,7 @@ func activeAnswer(p *claims.Principal) answer {
 	a := answer{
 		Active: true, Subject: p.Subject, ClientID: p.AuthorizedParty, Scope: p.Scopes.String(),
 		Issuer: p.Issuer, Audience: p.Audience, TokenType: "Bearer",
-		OrgID: p.OrgID, OrgName: p.OrgName, Kind: p.Kind.String(), Ext: p.Enrichment,
-	}
-	if p.Permissions.Len() > 0 {
-		a.Permissions = p.Permissions
+		OrgID: p.OrgID, OrgName: p.OrgName, Permissions: p.Permissions.Strings(), Kind: p.Kind.String(), Ext: p.Enrichment,
 	}
 	if !p.ExpiresAt.IsZero() {
 		a.ExpiresAt = p.ExpiresAt.Unix()

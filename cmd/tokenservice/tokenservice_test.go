@@ -144,6 +144,9 @@ func TestIntrospectActive(t *testing.T) {
 		if a.status != 200 || a.body["active"] != true || a.body["kind"] != kind {
 			t.Errorf("%s: %d %v", kind, a.status, a.body)
 		}
+		if _, ok := a.body["org_id"]; kind == "machine" && ok {
+			t.Errorf("a machine token's answer names an organization: %v", a.body)
+		}
 	}
 }
 
