@@ -11,18 +11,19 @@ LOADTEST_FLAGS ?=
 
 .PHONY: test deps vet staticcheck vulncheck bench loadtest fuzz
 
-# Installs memcached and PostgreSQL when missing (apt-get, as root), then
-# vets, runs staticcheck and runs every test with the race detector; tests
-# that need memcached or PostgreSQL fail rather than skip. The grpcauth
-# module is tested like the main one; the bench module is vetted and checked
-# too, so that it keeps building.
+# Installs memcached, PostgreSQL and nginx when missing (apt-get, as root),
+# then vets, runs staticcheck and runs every test with the race detector;
+# tests that need memcached, PostgreSQL or nginx fail rather than skip. The
+# grpcauth module is tested like the main one; the bench module is vetted and
+# checked too, so that it keeps building.
 test: deps vet staticcheck
-	AUTHGATE_REQUIRE_MEMCACHED=1 AUTHGATE_REQUIRE_POSTGRES=1 $(GO) test -race -count=1 ./...
+	AUTHGATE_REQUIRE_MEMCACHED=1 AUTHGATE_REQUIRE_POSTGRES=1 AUTHGATE_REQUIRE_NGINX=1 $(GO) test -race -count=1 ./...
 	cd grpcauth && $(GO) test -race -count=1 ./...
 
 deps:
 	@./scripts/ensure-memcached.sh
 	@./scripts/ensure-postgres.sh
+	@./scripts/ensure-nginx.sh
 
 vet:
 	$(GO) vet ./...

@@ -75,6 +75,14 @@ type SetupConfig struct {
 	// revocation, leases.
 	Cache Config
 
+	// TokenService, when set, validates tokens through authgate's token
+	// service (cmd/tokenservice) — or any RFC 7662 introspection endpoint —
+	// instead of at the issuers, as seed 002's venue services do: answers
+	// are cached in this Gate's own tiers until the token expires, so that
+	// cached tokens keep working while the token service is down. Logins,
+	// refreshes and logouts still go to the issuers.
+	TokenService *TokenServiceConfig
+
 	// StartWithoutProvider lets Setup succeed while an issuer cannot be
 	// reached, or publishes no usable key: the Gate then answers 503 for
 	// that issuer's tokens (and its logins) until the provider answers,
@@ -82,6 +90,16 @@ type SetupConfig struct {
 	// counted in authgate_authn_issuers_unready; Gate.Ready reports it.
 	// Default false: Setup fails, naming the problem.
 	StartWithoutProvider bool
+}
+
+// TokenServiceConfig is where a Gate that delegates validation asks.
+type TokenServiceConfig struct {
+	// URL is the introspection endpoint, e.g.
+	// "http://tokenservice:8081/introspect".
+	URL string
+	// ClientID and ClientSecret are this service's pair in the token
+	// service's SERVICE_CLIENTS.
+	ClientID, ClientSecret string
 }
 
 // IssuerConfig is one issuer a Gate accepts tokens of.
@@ -268,7 +286,11 @@ func (g *Gate) build(ctx context.Context, cfg SetupConfig, issuers []IssuerConfi
 		opts = append(slices.Clone(opts), WithMemcache(shared))
 		store = refresh.NewMemcacheStore(cluster)
 	}
-	a, err := NewAuthenticator(tokenvalidator.Auto{JWT: g.jwts, Opaque: opaque}, cfg.Cache, opts...)
+	validator, err := g.validator(cfg, issuers, opaque, vopts)
+	if err != nil {
+		return err
+	}
+	a, err := NewAuthenticator(validator, cfg.Cache, opts...)
 	if err != nil {
 		return err
 	}
@@ -309,6 +331,23 @@ func (g *Gate) build(ctx context.Context, cfg SetupConfig, issuers []IssuerConfi
 	}
 	g.logStart(issuers, cfg, o)
 	return nil
+}
+
+// validator is what the Authenticator validates with: the issuers' keys
+// and the opaque issuer, or the token service.
+func (g *Gate) validator(cfg SetupConfig, issuers []IssuerConfig, opaque tokenvalidator.Validator, vopts []tokenvalidator.Option) (tokenvalidator.Validator, error) {
+	if cfg.TokenService == nil {
+		return tokenvalidator.Auto{JWT: g.jwts, Opaque: opaque}, nil
+	}
+	var iss, aud []string
+	for _, is := range issuers {
+		iss = append(iss, is.Issuer)
+		aud = append(aud, is.Audiences...)
+	}
+	return tokenvalidator.NewRemote(tokenvalidator.RemoteConfig{
+		URL: cfg.TokenService.URL, ClientID: cfg.TokenService.ClientID, ClientSecret: cfg.TokenService.ClientSecret,
+		Issuers: iss, Audiences: aud, Mapping: issuers[0].Mapping,
+	}, vopts...)
 }
 
 // issuer discovers one issuer's endpoints and builds its JWT validator,

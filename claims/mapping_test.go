@@ -255,3 +255,17 @@ func TestCanonicalCoversEveryField(t *testing.T) {
 		t.Error("the order or repetition of FirstPartyClients changes Canonical()")
 	}
 }
+
+func TestParseKind(t *testing.T) {
+	for _, k := range []claims.Kind{claims.KindUser, claims.KindDelegated, claims.KindMachine} {
+		got, err := claims.ParseKind(k.String())
+		if err != nil || got != k {
+			t.Errorf("ParseKind(%q) = %v, %v; want %v", k.String(), got, err, k)
+		}
+	}
+	for _, s := range []string{"", "unknown", "User", " user", "admin"} {
+		if k, err := claims.ParseKind(s); err == nil {
+			t.Errorf("ParseKind(%q) = %v, want an error", s, k)
+		}
+	}
+}

@@ -34,6 +34,18 @@ func (k Kind) String() string {
 	return "unknown"
 }
 
+// ParseKind returns the Kind whose String is s: "user", "delegated" or
+// "machine". Any other text, "unknown" included, is an error: no
+// configuration or answer can name a kind that no check accepts.
+func ParseKind(s string) (Kind, error) {
+	for k, name := range kindNames {
+		if k != int(KindUnknown) && s == name {
+			return Kind(k), nil
+		}
+	}
+	return KindUnknown, fmt.Errorf("claims: unknown kind of caller %q (want user, delegated or machine)", truncate(s))
+}
+
 // Principal is what a validated token says about its caller.
 //
 // A Principal served from the cache is shared by every request that presents

@@ -49,6 +49,20 @@ func (m *Middleware) RequirePermissions(perms ...string) func(http.Handler) http
 	})
 }
 
+// RequireAudience lets a request through only if its token names at least
+// one of audiences: for a service whose Authenticator accepts several APIs'
+// tokens, it keeps a route to one API's. A Principal without audiences (an
+// opaque token checked at userinfo, which proves none) is refused.
+func (m *Middleware) RequireAudience(audiences ...string) func(http.Handler) http.Handler {
+	allowed := slices.Clone(audiences)
+	return m.require(func(_ *http.Request, p *claims.Principal) *Error {
+		if slices.ContainsFunc(p.Audience, func(a string) bool { return slices.Contains(allowed, a) }) {
+			return nil
+		}
+		return forbidden("the access token is not for this API", "")
+	})
+}
+
 // RequireOrganization lets a request through only if its token's
 // organization id equals the one orgOf reads from the request, such as a
 // path value: func(r *http.Request) string { return r.PathValue("org") }.
@@ -76,21 +90,6 @@ func (m *Middleware) RequireKind(kinds ...claims.Kind) func(http.Handler) http.H
 	})
 }
 
-// RequireAudience lets a request through only if its token names one of
-// audiences in its aud: for a service that serves several APIs (several
-// audiences accepted by its Authenticator), the routes of one API. A
-// Principal without audiences (an opaque token checked at userinfo, which
-// proves none) is refused.
-func (m *Middleware) RequireAudience(audiences ...string) func(http.Handler) http.Handler {
-	allowed := slices.Clone(audiences)
-	return m.require(func(_ *http.Request, p *claims.Principal) *Error {
-		if slices.ContainsFunc(p.Audience, func(a string) bool { return slices.Contains(allowed, a) }) {
-			return nil
-		}
-		return forbidden("the access token is not for this API", "")
-	})
-}
-
 // RequirePartners lets delegated calls through only from the partner apps
 // listed in clientIDs; calls of other kinds pass unchecked (combine with
 // RequireKind to refuse them).
@@ -109,11 +108,11 @@ func (m *Middleware) require(check func(*http.Request, *claims.Principal) *Error
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			p, ok := claims.FromContext(r.Context())
 			if !ok {
-				m.refuse(w, r, &Error{Status: http.StatusUnauthorized})
+				m.Refuse(w, r, &Error{Status: http.StatusUnauthorized})
 				return
 			}
 			if e := check(r, p); e != nil {
-				m.refuse(w, r, e)
+				m.Refuse(w, r, e)
 				return
 			}
 			next.ServeHTTP(w, r)

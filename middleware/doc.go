@@ -13,7 +13,9 @@
 //	check failed (Require… below) 403, error="insufficient_scope"
 //
 // each with a JSON body {"error", "error_description", "scope"}; replace the
-// writer with [WithErrorWriter]. The Require… helpers are middlewares too:
+// writer with [WithErrorWriter]. A handler that authenticates by itself (an
+// introspection endpoint) answers as Handler would with [ErrorFor] and
+// [Middleware.Refuse]. The Require… helpers are middlewares too:
 //
 //	mw, err := middleware.New(auth, middleware.Config{Realm: "venues"})
 //	...

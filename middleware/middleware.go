@@ -112,16 +112,16 @@ func (m *Middleware) Handler(next http.Handler) http.Handler {
 				next.ServeHTTP(w, r)
 				return
 			}
-			m.refuse(w, r, &Error{Status: http.StatusUnauthorized, Err: err})
+			m.Refuse(w, r, &Error{Status: http.StatusUnauthorized, Err: err})
 			return
 		}
 		if err != nil {
-			m.refuse(w, r, requestError(err))
+			m.Refuse(w, r, requestError(err))
 			return
 		}
 		p, err := m.auth.Authenticate(r.Context(), token)
 		if err != nil {
-			m.refuse(w, r, authError(err))
+			m.Refuse(w, r, ErrorFor(err))
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(claims.NewContext(r.Context(), p)))
@@ -185,9 +185,14 @@ func requestError(err error) *Error {
 	return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Description: err.Error(), Err: err}
 }
 
-// authError maps an Authenticator error to the answer: the one place where
-// the kinds of failure become HTTP statuses.
-func authError(err error) *Error {
+// ErrorFor returns the refusal an Authenticator error calls for: 401
+// invalid_token for a token that is not acceptable, 503
+// temporarily_unavailable when it could not be checked (with the cause's
+// own wait, see claims.RetryError), 499 when the client went away. It is the
+// one place where the kinds of failure become HTTP statuses; a handler that
+// authenticates by itself (an introspection endpoint, say) answers with it
+// and [Middleware.Refuse].
+func ErrorFor(err error) *Error {
 	reason, invalid := claims.ReasonOf(err)
 	switch {
 	case invalid:
@@ -220,7 +225,10 @@ func describe(r claims.Reason) string {
 	}
 }
 
-func (m *Middleware) refuse(w http.ResponseWriter, r *http.Request, e *Error) {
+// Refuse writes e as the middleware writes its own refusals: in its realm,
+// with its Config.RetryAfter when a 503 names no wait, through its
+// ErrorWriter.
+func (m *Middleware) Refuse(w http.ResponseWriter, r *http.Request, e *Error) {
 	e.Realm = m.cfg.Realm
 	if e.Status == http.StatusServiceUnavailable && e.RetryAfter == 0 {
 		e.RetryAfter = m.cfg.RetryAfter

@@ -268,3 +268,33 @@ func TestChallengeSanitizes(t *testing.T) {
 		t.Errorf("Challenge = %s\nwant        %s", got, want)
 	}
 }
+
+// ErrorFor and Refuse answer for a handler that authenticates by itself
+// exactly as Handler would.
+func TestErrorForAndRefuse(t *testing.T) {
+	m := newMiddleware(t, middleware.Config{Realm: "venues", RetryAfter: 7 * time.Second})
+	for token := range auth {
+		if token == "alice" || token == "partner" || token == "worker" {
+			continue
+		}
+		t.Run(token, func(t *testing.T) {
+			viaHandler := httptest.NewRecorder()
+			m.Handler(whoami).ServeHTTP(viaHandler, get("Bearer "+token))
+
+			_, err := auth.Authenticate(context.Background(), token)
+			direct := httptest.NewRecorder()
+			m.Refuse(direct, get(), middleware.ErrorFor(err))
+			if direct.Code != viaHandler.Code || direct.Body.String() != viaHandler.Body.String() ||
+				fmt.Sprint(direct.Header()) != fmt.Sprint(viaHandler.Header()) {
+				t.Errorf("Refuse(ErrorFor) = %d %v %s\nHandler answered %d %v %s", direct.Code, direct.Header(), direct.Body,
+					viaHandler.Code, viaHandler.Header(), viaHandler.Body)
+			}
+		})
+	}
+	if e := middleware.ErrorFor(claims.Invalid(claims.ReasonExpired, nil)); e.Status != 401 || e.Code != middleware.CodeInvalidToken {
+		t.Errorf("ErrorFor(expired) = %+v", e)
+	}
+	if e := middleware.ErrorFor(&claims.RetryError{After: 3 * time.Second}); e.Status != 503 || e.RetryAfter != 3*time.Second {
+		t.Errorf("ErrorFor(RetryError) = %+v", e)
+	}
+}

@@ -145,7 +145,7 @@ type callInstruments struct {
 func newCallInstruments(reg prometheus.Registerer, endpoint string) *callInstruments {
 	calls := metrics.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "authgate_tokenvalidator_provider_calls_total",
-		Help: "Calls to the provider to validate a token, by endpoint (introspection, userinfo) and answer: ok, refused (401/403), limited (429), error (other status, or none).",
+		Help: "Calls to the provider to validate a token, by endpoint (introspection, userinfo, remote: a token service) and answer: ok, refused (401/403), limited (429), error (other status, or none).",
 	}, []string{"endpoint", "outcome"}))
 	rejected := metrics.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "authgate_tokenvalidator_budget_rejections_total",

@@ -22,14 +22,20 @@
 //	AUTHGATE_SECRET   32+ bytes shared by every instance (required with MEMCACHE_SERVERS); also seals
 //	                  the grants users give at RoomSMart
 //	CONNECTIONS_DB    SQLite file keeping those grants (default: a temporary file, removed at exit)
+//	TOKEN_SERVICE_URL validate through authgate's token service (cmd/tokenservice) at this
+//	                  URL instead of the provider; answers are still cached here until the
+//	                  token expires (needs ISSUER_URL, the token service's provider)
+//	TOKEN_SERVICE_CLIENT_ID, TOKEN_SERVICE_CLIENT_SECRET
+//	                  this service's pair in the token service's SERVICE_CLIENTS
 //
 // Beside it runs RoomSMart, a lodging marketplace (a second embedded
 // provider and its booking API): users connect their RoomSMart account and
 // the service books rooms for them. With the service's own client
 // configured, users can also log in by authorization code (PKCE) at
 // GET /auth/authorize (optional organization and login_hint), which
-// redirects to the provider's /authorize, and GET /auth/callback, which
-// answers the access token; the refresh token stays on the server.
+// redirects to the provider's authorization endpoint, and GET
+// /auth/callback, which answers the access token; the refresh token stays
+// on the server.
 package main
 
 import (

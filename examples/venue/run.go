@@ -28,6 +28,8 @@ type settings struct {
 	memcacheServers    []string
 	secret             []byte
 	connectionsDB      string
+	// The token service requests are validated through, if any.
+	tokenService, tokenServiceClientID, tokenServiceClientSecret string
 }
 
 // issuer and audience are the ones logins use.
@@ -46,6 +48,9 @@ func readSettings(getenv func(string) string) (settings, error) {
 		secret:       []byte(getenv("AUTHGATE_SECRET")),
 
 		connectionsDB: getenv("CONNECTIONS_DB"),
+		tokenService:             getenv("TOKEN_SERVICE_URL"),
+		tokenServiceClientID:     getenv("TOKEN_SERVICE_CLIENT_ID"),
+		tokenServiceClientSecret: getenv("TOKEN_SERVICE_CLIENT_SECRET"),
 	}
 	s.memcacheServers = list(getenv("MEMCACHE_SERVERS"))
 	if len(s.loginScopes) == 0 {
@@ -53,6 +58,9 @@ func readSettings(getenv func(string) string) (settings, error) {
 	}
 	if len(s.issuers) > 0 && len(s.audiences) == 0 {
 		return s, errors.New("AUDIENCE is required with ISSUER_URL")
+	}
+	if s.tokenService != "" && (len(s.issuers) == 0 || s.tokenServiceClientID == "" || s.tokenServiceClientSecret == "") {
+		return s, errors.New("ISSUER_URL (the token service's provider), TOKEN_SERVICE_CLIENT_ID and TOKEN_SERVICE_CLIENT_SECRET are required with TOKEN_SERVICE_URL")
 	}
 	if len(s.memcacheServers) > 0 && len(s.secret) < 32 {
 		return s, errors.New("AUTHGATE_SECRET (32+ bytes, the same on every instance) is required with MEMCACHE_SERVERS")
@@ -92,18 +100,23 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 	reg := prometheus.NewRegistry()
 	setupCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
+	var tokenService *authn.TokenServiceConfig
+	if s.tokenService != "" {
+		tokenService = &authn.TokenServiceConfig{URL: strings.TrimSuffix(s.tokenService, "/") + "/introspect",
+			ClientID: s.tokenServiceClientID, ClientSecret: s.tokenServiceClientSecret}
+	}
 	gate, err := authn.Setup(setupCtx, authn.SetupConfig{
 		Issuers:         issuers,
 		MemcacheServers: s.memcacheServers,
 		Namespace:       s.namespace,
 		Secret:          s.secret,
 		LoginScopes:     s.loginScopes,
+		TokenService:    tokenService,
 	}, authn.WithEnricher("datasets-v1", datasets{}), authn.WithRegisterer(reg), authn.WithLogger(logger))
 	if err != nil {
 		return err
 	}
 	defer gate.Close()
-
 	l, err := net.Listen("tcp", s.addr)
 	if err != nil {
 		return err
@@ -121,6 +134,9 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(out, "venue API listening on http://%s\n", l.Addr())
 	fmt.Fprintf(out, "accepting tokens of %s for %s\n", strings.Join(s.issuers, ", "), strings.Join(s.audiences, ", "))
+	if s.tokenService != "" {
+		fmt.Fprintf(out, "validating tokens through the token service at %s\n", s.tokenService)
+	}
 	if idp != nil {
 		printDemo(out, idp, api)
 		printConnections(out, lodging.roomsmart, api)

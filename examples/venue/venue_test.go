@@ -1,64 +1,19 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/authgate/authgate/idptest"
 	"github.com/authgate/authgate/internal/memcachedtest"
+	"github.com/authgate/authgate/internal/quickstart"
 )
-
-// syncBuffer is the program's stdout in a test: written by run, read by the
-// test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
-// start runs the program with env until the test ends and returns its
-// address and what it printed.
-func start(t *testing.T, env map[string]string) (string, *syncBuffer) {
-	t.Helper()
-	if env["ADDR"] == "" {
-		env["ADDR"] = "127.0.0.1:0"
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	out, ready, done := &syncBuffer{}, make(chan string, 1), make(chan error, 1)
-	go func() { done <- run(ctx, func(k string) string { return env[k] }, out, ready) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
-	})
-	select {
-	case addr := <-ready:
-		return "http://" + addr, out
-	case err := <-done:
-		t.Fatalf("run ended: %v\n%s", err, out)
-	case <-time.After(20 * time.Second):
-		t.Fatal("the service did not start")
-	}
-	return "", nil
-}
 
 func call(t *testing.T, method, u, token string, form url.Values) (int, map[string]any) {
 	t.Helper()
@@ -90,10 +45,10 @@ func call(t *testing.T, method, u, token string, form url.Values) (int, map[stri
 // client credentials.
 func TestCallers(t *testing.T) {
 	idp := idptest.Start(t, idptest.Demo())
-	api, _ := start(t, map[string]string{
+	api := quickstart.Start(t, run, map[string]string{
 		"ISSUER_URL": idp.Issuer(), "AUDIENCE": idptest.DemoAPI,
 		"CLIENT_ID": "venue-app", "CLIENT_SECRET": "venue-app-secret",
-	})
+	}).URL
 
 	status, body := call(t, "POST", api+"/auth/login", "", url.Values{"username": {"alice"}, "password": {"alice-password"}, "organization": {"org_acme"}})
 	if status != 200 {
@@ -178,192 +133,13 @@ func TestCallers(t *testing.T) {
 // checking each against the status its comment promises.
 func TestQuickstartAsPrinted(t *testing.T) {
 	mc := memcachedtest.Start(t)
-	_, out := start(t, map[string]string{
+	p := quickstart.Start(t, run, map[string]string{
 		"MEMCACHE_SERVERS": mc.Addr(),
 		"AUTHGATE_SECRET":  "a secret of at least thirty-two bytes",
 	})
-	var expected []int
-	sh := &shell{vars: map[string]string{}, jars: map[string][]*http.Cookie{}}
-	lines := 0
-	for _, line := range strings.Split(out.String(), "\n") {
-		name, cmd, assigns := assignment(line)
-		switch {
-		case strings.HasPrefix(line, "# "):
-			expected = statusesIn(line)
-		case assigns || strings.HasPrefix(line, "curl "):
-			lines++
-			want := 0
-			if len(expected) > 0 {
-				want, expected = expected[0], expected[1:]
-			}
-			status, body, output := sh.replay(t, cmd)
-			if (want == 0 && status/100 != 2) || (want != 0 && status != want) {
-				t.Errorf("%s\n  answered %d %s, want %d", line, status, body, want)
-			}
-			if assigns {
-				if output == "" {
-					t.Fatalf("%s\n  set $%s to nothing: %d %s", line, name, status, body)
-				}
-				sh.vars[name] = output
-			}
-		}
+	if lines := quickstart.Replay(t, p.Output()); lines < 20 {
+		t.Fatalf("only %d command lines printed:\n%s", lines, p.Output())
 	}
-	if lines < 20 {
-		t.Fatalf("only %d command lines printed:\n%s", lines, out)
-	}
-}
-
-// assignment splits NAME=$(command) into NAME and the command.
-func assignment(line string) (name, cmd string, ok bool) {
-	m := assignLine.FindStringSubmatch(line)
-	if m == nil {
-		return "", line, false
-	}
-	return m[1], m[2], true
-}
-
-var assignLine = regexp.MustCompile(`^([A-Z_]+)=\$\((.*)\)$`)
-
-// sedField reads the JSON member a printed sed expression extracts.
-var sedField = regexp.MustCompile(`"([a-z_]+)":"\(\[\^"\]\+\)"`)
-
-// statusesIn reads the expected statuses from a comment's last parentheses:
-// "(200)" or "(204, then 401)".
-func statusesIn(comment string) []int {
-	open := strings.LastIndexByte(comment, '(')
-	if open < 0 {
-		return nil
-	}
-	var out []int
-	for _, f := range strings.FieldsFunc(comment[open:], func(r rune) bool { return r < '0' || r > '9' }) {
-		if n, err := strconv.Atoi(f); err == nil && n >= 100 && n < 600 {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
-// shell is what the printed lines share: variables and cookie jars.
-type shell struct {
-	vars map[string]string
-	jars map[string][]*http.Cookie // by file name
-}
-
-// replay runs one printed command — curl, possibly piped to the sed that
-// extracts a JSON member — with the shell's variables, and returns the
-// status and body of its request, and what the command prints: the
-// member sed extracts, or what -w writes (only %{redirect_url} is known).
-func (sh *shell) replay(t *testing.T, line string) (int, string, string) {
-	t.Helper()
-	line, pipe, _ := strings.Cut(line, " | ")
-	for name, v := range sh.vars {
-		line = strings.ReplaceAll(line, "$"+name, v)
-	}
-	words := shellWords(line)
-	method, target, header, data := "GET", "", http.Header{}, []string{}
-	var writeOut, saveJar, sendJar string
-	for i := 1; i < len(words); i++ {
-		switch words[i] {
-		case "-s":
-		case "-X":
-			i++
-			method = words[i]
-		case "-H":
-			i++
-			k, v, _ := strings.Cut(words[i], ": ")
-			header.Add(k, v)
-		case "-d":
-			i++
-			data = append(data, words[i])
-		case "-o":
-			i++ // the body is not printed: only -w's output is
-		case "-w":
-			i++
-			writeOut = words[i]
-		case "-c":
-			i++
-			saveJar = words[i]
-		case "-b":
-			i++
-			sendJar = words[i]
-		default:
-			target = words[i]
-		}
-	}
-	var body io.Reader
-	if len(data) > 0 {
-		body = strings.NewReader(strings.Join(data, "&"))
-		header.Set("Content-Type", "application/x-www-form-urlencoded")
-		if method == "GET" {
-			method = "POST"
-		}
-	}
-	req, err := http.NewRequest(method, target, body)
-	if err != nil {
-		t.Fatalf("%s: %v", line, err)
-	}
-	req.Header = header
-	for _, c := range sh.jars[sendJar] {
-		req.AddCookie(c)
-	}
-	resp, err := curlClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s: %v", line, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if saveJar != "" {
-		sh.jars[saveJar] = resp.Cookies()
-	}
-	var output string
-	switch {
-	case writeOut == "%{redirect_url}":
-		if loc, err := resp.Location(); err == nil {
-			output = loc.String()
-		}
-	case writeOut != "":
-		t.Fatalf("%s: unknown -w %q", line, writeOut)
-	case pipe != "":
-		m := sedField.FindStringSubmatch(pipe)
-		if m == nil {
-			t.Fatalf("%s: unknown pipe %q", line, pipe)
-		}
-		if v := regexp.MustCompile(`"` + m[1] + `":"([^"]+)"`).FindStringSubmatch(string(b)); v != nil {
-			output = v[1]
-		}
-	}
-	return resp.StatusCode, string(b), output
-}
-
-// curlClient does not follow redirects, as curl without -L.
-var curlClient = &http.Client{Timeout: 20 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-
-// shellWords splits a command line the way a POSIX shell would for the
-// printed lines: words separated by spaces, "double" and 'single' quotes.
-func shellWords(s string) []string {
-	var words []string
-	var cur strings.Builder
-	inWord := false
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case ' ':
-			if inWord {
-				words, inWord = append(words, cur.String()), false
-				cur.Reset()
-			}
-		case '"', '\'':
-			end := strings.IndexByte(s[i+1:], c)
-			cur.WriteString(s[i+1 : i+1+end])
-			i, inWord = i+1+end, true
-		default:
-			cur.WriteByte(c)
-			inWord = true
-		}
-	}
-	if inWord {
-		words = append(words, cur.String())
-	}
-	return words
 }
 
 // TestTwoAPIsShareMemcached: two venue-style services for different APIs
@@ -376,11 +152,10 @@ func TestTwoAPIsShareMemcached(t *testing.T) {
 	idp := idptest.Start(t, cfg)
 	mc := memcachedtest.Start(t)
 	service := func(audience string) string {
-		api, _ := start(t, map[string]string{
+		return quickstart.Start(t, run, map[string]string{
 			"ISSUER_URL": idp.Issuer(), "AUDIENCE": audience,
 			"MEMCACHE_SERVERS": mc.Addr(), "AUTHGATE_SECRET": "a secret of at least thirty-two bytes",
-		})
-		return api
+		}).URL
 	}
 	venues, ticketing := service(idptest.DemoAPI), service(tickets)
 	token := func(audience string) string {
@@ -414,11 +189,12 @@ func TestSeveralIssuersAndAudiences(t *testing.T) {
 	cfg := idptest.Demo()
 	cfg.APIs = append(cfg.APIs, idptest.API{Identifier: tickets, Scopes: []string{"read:venues"}})
 	dev, intTenant := idptest.Start(t, cfg), idptest.Start(t, cfg)
-	api, out := start(t, map[string]string{
+	p := quickstart.Start(t, run, map[string]string{
 		"ISSUER_URL": dev.Issuer() + ", " + intTenant.Issuer(), "AUDIENCE": idptest.DemoAPI + "," + tickets,
 		"CLIENT_ID": "venue-app", "CLIENT_SECRET": "venue-app-secret", "LOGIN_SCOPES": "openid offline_access read:venues",
 	})
-	if !strings.Contains(out.String(), "accepting tokens of "+dev.Issuer()+", "+intTenant.Issuer()+" for "+idptest.DemoAPI+", "+tickets) {
+	api, out := p.URL, p.Output()
+	if !strings.Contains(out, "accepting tokens of "+dev.Issuer()+", "+intTenant.Issuer()+" for "+idptest.DemoAPI+", "+tickets) {
 		t.Errorf("the program does not say what it serves:\n%s", out)
 	}
 	for _, idp := range []*idptest.Server{dev, intTenant} {

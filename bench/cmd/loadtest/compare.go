@@ -53,29 +53,44 @@ func (w *world) comparePhase(ctx context.Context) error {
 			}
 		}
 	}
-	// Rounds in rotation, so that no contender always runs first or last on
-	// a machine whose speed drifts; each contender's median round counts.
-	results := make([][]*result, len(contenders))
+	names := make([]string, len(contenders))
+	for i, ct := range contenders {
+		names[i] = ct.name
+	}
+	rows, err := w.inRotation(ctx, names, rounds, w.c.compare, func(i int, token string) request {
+		return request{kind: "hot", method: "GET", url: urls[i], token: token, valid: &yes}
+	})
+	if err != nil {
+		return err
+	}
+	printCompare(rows)
+	return ctx.Err()
+}
+
+// inRotation drives each contender for d, rounds times, in rotation — so
+// that none always runs first or last on a machine whose speed drifts — with
+// the hot tokens, and returns each contender's median round by requests/s.
+func (w *world) inRotation(ctx context.Context, names []string, rounds int, d time.Duration, req func(i int, token string) request) ([]compareRow, error) {
+	results := make([][]*result, len(names))
 	for range rounds {
-		for i, ct := range contenders {
+		for i, name := range names {
 			client := newHTTPClient(w.c.clients)
-			res := drive(ctx, client, w.c.clients, w.c.compare, w.c.maxRequests, ct.name, func(id, n int) request {
-				return request{kind: "hot", method: "GET", url: urls[i], token: w.hot[(id*7919+n)%len(w.hot)], valid: &yes}
+			res := drive(ctx, client, w.c.clients, d, w.c.maxRequests, name, func(id, n int) request {
+				return req(i, w.hot[(id*7919+n)%len(w.hot)])
 			})
 			client.CloseIdleConnections()
 			results[i] = append(results[i], res)
 			if err := ctx.Err(); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
-	rows := make([]compareRow, len(contenders))
-	for i, ct := range contenders {
+	rows := make([]compareRow, len(names))
+	for i, name := range names {
 		slices.SortFunc(results[i], func(a, b *result) int { return cmp.Compare(a.perSecond(), b.perSecond()) })
-		rows[i] = compareRow{ct.name, results[i][len(results[i])/2]}
+		rows[i] = compareRow{name, results[i][len(results[i])/2]}
 	}
-	printCompare(rows)
-	return ctx.Err()
+	return rows, nil
 }
 
 type contender struct {

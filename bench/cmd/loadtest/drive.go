@@ -18,6 +18,7 @@ type request struct {
 	url    string
 	token  string
 	form   string // form body, for logins
+	header http.Header
 	// valid says the request must succeed; invalid ones must get 401; nil
 	// means either is acceptable (an expiring token within the leeway).
 	valid *bool
@@ -124,6 +125,9 @@ func send(ctx context.Context, client *http.Client, r request) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, r.method, r.url, body)
 	if err != nil {
 		return 0, err
+	}
+	for k, vs := range r.header {
+		req.Header[k] = vs
 	}
 	if r.form != "" {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")

@@ -5,10 +5,14 @@
 //	go run ./cmd/loadtest                        # from bench/; make loadtest runs it
 //	go run ./cmd/loadtest -kill-memcached-at 15s # memcached dies mid-run
 //
-// It runs two phases. The comparison phase serves one trivial handler behind
+// It runs three phases. The comparison phase serves one trivial handler behind
 // each contender in this process — a bare handler, a SHA-256 + map
 // middleware, authgate (in-process tier hit) and go-jwt-middleware — and
-// drives each with the same clients and hot tokens for -compare. The venue
+// drives each with the same clients and hot tokens for -compare. The
+// gateway phase builds cmd/tokenservice and drives, in rotation for
+// -gateway each, its /introspect and /auth endpoints on tokens it has
+// cached, and a real nginx (internal/nginxtest) in front of a trivial API,
+// alone and with auth_request to the token service. The venue
 // phase builds examples/venue, starts -instances copies of it sharing a real
 // memcached (when a memcached binary can be found) against an idptest
 // provider this program controls, and drives them for -duration with a mix
@@ -32,6 +36,7 @@ type config struct {
 	clients         int
 	duration        time.Duration
 	compare         time.Duration
+	gateway         time.Duration
 	maxRequests     int
 	hot             int
 	newPerSecond    int
@@ -47,8 +52,9 @@ type config struct {
 func main() {
 	var c config
 	flag.IntVar(&c.clients, "clients", 32, "concurrent clients")
-	flag.DurationVar(&c.duration, "duration", 45*time.Second, "length of the venue phase")
+	flag.DurationVar(&c.duration, "duration", 45*time.Second, "length of the venue phase (0 skips it)")
 	flag.DurationVar(&c.compare, "compare", 5*time.Second, "length of each comparison run (0 skips the phase)")
+	flag.DurationVar(&c.gateway, "gateway", 5*time.Second, "length of each gateway run: the token service, nginx with and without auth_request (0 skips the phase)")
 	flag.IntVar(&c.maxRequests, "max-requests", 3_000_000, "stop a phase after this many requests")
 	flag.IntVar(&c.hot, "hot", 200, "tokens in the hot set")
 	flag.IntVar(&c.newPerSecond, "new-per-sec", 20, "new tokens introduced per second")
@@ -60,8 +66,8 @@ func main() {
 	flag.DurationVar(&c.killMemcachedAt, "kill-memcached-at", 0, "kill memcached this long into the venue phase (0: never)")
 	flag.BoolVar(&c.noMemcached, "no-memcached", false, "run the venue phase without memcached")
 	flag.Parse()
-	if c.clients < 1 || c.duration <= 0 || c.maxRequests < 1 || c.hot < 1 || c.instances < 1 || c.invalidFraction < 0 || c.invalidFraction > 1 {
-		fmt.Fprintln(os.Stderr, "loadtest: -clients, -duration, -max-requests, -hot and -instances must be positive; -invalid within [0,1]")
+	if c.clients < 1 || c.duration < 0 || c.maxRequests < 1 || c.hot < 1 || c.instances < 1 || c.invalidFraction < 0 || c.invalidFraction > 1 {
+		fmt.Fprintln(os.Stderr, "loadtest: -clients, -max-requests, -hot and -instances must be positive, -duration not negative; -invalid within [0,1]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -82,6 +88,14 @@ func run(ctx context.Context, c config) error {
 		if err := w.comparePhase(ctx); err != nil {
 			return err
 		}
+	}
+	if c.gateway > 0 {
+		if err := w.gatewayPhase(ctx); err != nil {
+			return err
+		}
+	}
+	if c.duration == 0 {
+		return nil
 	}
 	return w.venuePhase(ctx)
 }
