@@ -47,7 +47,7 @@ func readSettings(getenv func(string) string) (settings, error) {
 		namespace:    or(getenv("CACHE_NAMESPACE"), "venue"),
 		secret:       []byte(getenv("AUTHGATE_SECRET")),
 
-		connectionsDB: getenv("CONNECTIONS_DB"),
+		connectionsDB:            getenv("CONNECTIONS_DB"),
 		tokenService:             getenv("TOKEN_SERVICE_URL"),
 		tokenServiceClientID:     getenv("TOKEN_SERVICE_CLIENT_ID"),
 		tokenServiceClientSecret: getenv("TOKEN_SERVICE_CLIENT_SECRET"),
