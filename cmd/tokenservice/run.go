@@ -45,11 +45,13 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 	reg := prometheus.NewRegistry()
 	setupCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
+	issuers := make([]authn.IssuerConfig, len(s.issuers))
+	for i, iss := range s.issuers {
+		issuers[i] = authn.IssuerConfig{Issuer: iss, Audiences: s.audiences, Mapping: s.mapping}
+	}
 	gate, err := authn.Setup(setupCtx, authn.SetupConfig{
-		Issuer:            s.issuers[0],
-		Audience:          s.audiences[0],
+		Issuers:           issuers,
 		FirstPartyClients: s.mapping.FirstPartyClients,
-		Mapping:           s.mapping,
 		MemcacheServers:   s.memcacheServers,
 		Namespace:         s.namespace,
 		Secret:            s.secret,
@@ -70,8 +72,8 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		return err
 	}
 	srv := &http.Server{Handler: svc.routes(reg), ReadHeaderTimeout: 10 * time.Second}
-	fmt.Fprintf(out, "token service listening on http://%s (issuer %s, audience %s, %d rules, %d service clients)\n",
-		l.Addr(), s.issuers[0], s.audiences[0], len(rules), len(s.clients))
+	fmt.Fprintf(out, "token service listening on http://%s (issuers %s, audiences %s, %d rules, %d service clients)\n",
+		l.Addr(), strings.Join(s.issuers, ", "), strings.Join(s.audiences, ", "), len(rules), len(s.clients))
 	if idp != nil {
 		printDemo(out, idp, "http://"+l.Addr().String())
 	}

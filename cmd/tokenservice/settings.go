@@ -16,9 +16,8 @@ import (
 // settings are the program's environment, read once.
 type settings struct {
 	addr string
-	// issuers and audiences are the comma lists of ISSUER_URL and AUDIENCE.
-	// authn.Setup serves one issuer and one audience today; readSettings
-	// refuses more until it serves several.
+	// issuers and audiences are the comma lists of ISSUER_URL and AUDIENCE:
+	// tokens of any listed issuer for any listed audience are accepted.
 	issuers, audiences []string
 	mapping            claims.Mapping // from CLAIMS_PRESET and FIRST_PARTY_CLIENTS
 	memcacheServers    []string
@@ -49,10 +48,6 @@ func readSettings(getenv func(string) string) (settings, error) {
 	switch {
 	case len(s.issuers) > 0 && len(s.audiences) == 0:
 		return s, errors.New("AUDIENCE is required with ISSUER_URL")
-	case len(s.issuers) > 1:
-		return s, fmt.Errorf("ISSUER_URL lists %d issuers; this version serves one", len(s.issuers))
-	case len(s.audiences) > 1:
-		return s, fmt.Errorf("AUDIENCE lists %d audiences; this version serves one", len(s.audiences))
 	case len(s.memcacheServers) > 0 && len(s.secret) < 32:
 		return s, errors.New("AUTHGATE_SECRET (32+ bytes, the same on every instance) is required with MEMCACHE_SERVERS")
 	}
