@@ -55,4 +55,12 @@
 // and calls fail at once until a probe finds memcached answering again;
 // authgate_cache_memcache_breaker_open and the log say so. Callers treat
 // any error from the shared tier as a miss.
+//
+// # Remembering what must be accepted once
+//
+// [Replay] remembers ids (of DPoP proofs) until they expire: [NewReplay] in
+// this process, [NewSharedReplay] on every instance, through the shared
+// tier's add — the first instance to add an id wins, every later one sees a
+// replay. When memcached cannot be asked it falls back on the process's
+// memory unless [ReplayConfig].RequireShared says to fail.
 package cache
