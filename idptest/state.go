@@ -20,6 +20,7 @@ type state struct {
 	refresh         map[string]*refreshToken
 	revokedFamilies map[string]bool // refresh-token families
 	opaque          map[string]*opaqueToken
+	dpopProofs      map[string]time.Time // token-request proofs seen (key and jti), until they expire; made on first use
 }
 
 // user is a configured user as the provider holds it.
