@@ -16,6 +16,8 @@
 //	MEMCACHE_SERVERS  comma-separated memcached servers: adds the shared tier
 //	CACHE_NAMESPACE   separates environments sharing memcached (default venue)
 //	AUTHGATE_SECRET   32+ bytes shared by every instance (required with MEMCACHE_SERVERS)
+//	DPOP              off (default): bearer tokens only; allowed: DPoP-bound tokens too (RFC 9449); required: DPoP only
+//	PUBLIC_URL        the base URL clients reach the API at, which DPoP proofs name (default http://ADDR)
 package main
 
 import (

@@ -16,6 +16,7 @@ import (
 
 	"github.com/authgate/authgate/authn"
 	"github.com/authgate/authgate/idptest"
+	"github.com/authgate/authgate/middleware"
 )
 
 // settings are the program's environment, read once.
@@ -23,6 +24,8 @@ type settings struct {
 	addr, issuer, audience, clientID, clientSecret, namespace string
 	memcacheServers                                           []string
 	secret                                                    []byte
+	dpop                                                      middleware.DPoPMode
+	publicURL                                                 string
 }
 
 func readSettings(getenv func(string) string) (settings, error) {
@@ -34,6 +37,11 @@ func readSettings(getenv func(string) string) (settings, error) {
 		clientSecret: getenv("CLIENT_SECRET"),
 		namespace:    or(getenv("CACHE_NAMESPACE"), "venue"),
 		secret:       []byte(getenv("AUTHGATE_SECRET")),
+		publicURL:    getenv("PUBLIC_URL"),
+	}
+	var err error
+	if s.dpop, err = middleware.ParseDPoPMode(getenv("DPOP")); err != nil {
+		return s, err
 	}
 	for _, srv := range strings.Split(getenv("MEMCACHE_SERVERS"), ",") {
 		if srv = strings.TrimSpace(srv); srv != "" {
@@ -94,8 +102,18 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 	if err != nil {
 		return err
 	}
+	public := publicURLOf(s, l.Addr().String())
+	if s.dpop != middleware.DPoPOff {
+		if gate.Middleware, err = dpopMiddleware(gate, s, public); err != nil {
+			l.Close()
+			return err
+		}
+	}
 	srv := &http.Server{Handler: routes(gate, reg), ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(out, "venue API listening on http://%s\n", l.Addr())
+	if s.dpop != middleware.DPoPOff {
+		fmt.Fprintf(out, "DPoP %s: each proof's htu must be %s followed by the request's path\n", s.dpop, public)
+	}
 	if idp != nil {
 		printDemo(out, idp, "http://"+l.Addr().String())
 	}
