@@ -177,34 +177,27 @@ func proofError(err error, nonce string) *Error {
 	return e
 }
 
-// describeProof says which check a proof failed, so that a client's
-// developer can fix it; the proof cannot be fixed by an attacker who does
-// not hold the key.
+// proofDescriptions say which check a proof failed, so that a client's
+// developer can fix it; an attacker who does not hold the key learns
+// nothing that helps forge a proof.
+var proofDescriptions = map[claims.ProofCheck]string{
+	claims.ProofMissing:   "send exactly one DPoP header with the DPoP scheme",
+	claims.ProofType:      "the DPoP proof's typ is not dpop+jwt",
+	claims.ProofAlgorithm: "the DPoP proof's alg is not accepted or does not fit its jwk",
+	claims.ProofKey:       "the DPoP proof's jwk is not an acceptable public key",
+	claims.ProofSignature: "the DPoP proof's signature does not verify",
+	claims.ProofMethod:    "the DPoP proof's htm is not the request's method",
+	claims.ProofURI:       "the DPoP proof's htu is not the request's URI",
+	claims.ProofIssuedAt:  "the DPoP proof's iat is too old or in the future",
+	claims.ProofTokenHash: "the DPoP proof's ath is not the access token's hash",
+	claims.ProofReplay:    "the DPoP proof was used before",
+}
+
 func describeProof(c claims.ProofCheck) string {
-	switch c {
-	case claims.ProofMissing:
-		return "send exactly one DPoP header with the DPoP scheme"
-	case claims.ProofType:
-		return "the DPoP proof's typ is not dpop+jwt"
-	case claims.ProofAlgorithm:
-		return "the DPoP proof's alg is not accepted or does not fit its jwk"
-	case claims.ProofKey:
-		return "the DPoP proof's jwk is not an acceptable public key"
-	case claims.ProofSignature:
-		return "the DPoP proof's signature does not verify"
-	case claims.ProofMethod:
-		return "the DPoP proof's htm is not the request's method"
-	case claims.ProofURI:
-		return "the DPoP proof's htu is not the request's URI"
-	case claims.ProofIssuedAt:
-		return "the DPoP proof's iat is too old or in the future"
-	case claims.ProofTokenHash:
-		return "the DPoP proof's ath is not the access token's hash"
-	case claims.ProofReplay:
-		return "the DPoP proof was used before"
-	default:
-		return "the DPoP proof is malformed"
+	if d, ok := proofDescriptions[c]; ok {
+		return d
 	}
+	return "the DPoP proof is malformed"
 }
 
 // schemeOf returns the scheme of the request's Authorization header,

@@ -19,8 +19,8 @@ import (
 //	go test -run '^$' -bench HandlerHitDPoP -benchmem -count 6 ./middleware
 func BenchmarkHandlerHitDPoP(b *testing.B) {
 	w := newDPoPWorld(b)
-	bearerHit := w.middleware(b, middleware.Config{DPoP: middleware.DPoPAllowed}, w.verifier(b, tokenvalidator.DPoPConfig{}, nil)).Handler(noop)
 	w.auth[token1KB] = w.auth["alice"]
+	bearerHit := w.allowed(b).Handler(noop)
 	b.Run("bearer", func(b *testing.B) {
 		r, rw := hitRequest(), &discard{h: http.Header{}}
 		b.ReportAllocs()
@@ -29,28 +29,9 @@ func BenchmarkHandlerHitDPoP(b *testing.B) {
 		}
 	})
 	for _, alg := range []string{"ES256", "EdDSA", "RS256", "PS256"} {
-		key, err := idptest.NewDPoPKey(alg)
-		if err != nil {
-			b.Fatal(err)
-		}
-		bound := *alice
-		bound.Confirmation = claims.Confirmation{JKT: key.Thumbprint()}
-		w.auth[token1KB] = struct {
-			p   *claims.Principal
-			err error
-		}{p: &bound}
 		// Distinct proofs, as clients send; when they are used up a fresh
 		// verifier (and replay cache) takes them again.
-		reqs := make([]*http.Request, 512)
-		for i := range reqs {
-			proof, err := key.Proof(http.MethodGet, "http://example.com/v1/venues", token1KB, "", idptest.WithProofClaim("iat", w.clk.now().Unix()))
-			if err != nil {
-				b.Fatal(err)
-			}
-			reqs[i] = httptest.NewRequest(http.MethodGet, "/v1/venues", nil)
-			reqs[i].Header.Set("Authorization", "DPoP "+token1KB)
-			reqs[i].Header.Set("DPoP", proof)
-		}
+		reqs := w.boundRequests(b, alg, 512)
 		b.Run(alg, func(b *testing.B) {
 			rw := &discard{h: http.Header{}}
 			var h http.Handler
@@ -59,7 +40,7 @@ func BenchmarkHandlerHitDPoP(b *testing.B) {
 			for b.Loop() {
 				if i == len(reqs) {
 					b.StopTimer()
-					h = w.middleware(b, middleware.Config{DPoP: middleware.DPoPAllowed}, w.verifier(b, tokenvalidator.DPoPConfig{}, nil)).Handler(noop)
+					h = w.allowed(b).Handler(noop)
 					h.ServeHTTP(rw, reqs[0]) // the key parsed once, as for a client's first request
 					i = 1
 					b.StartTimer()
@@ -71,23 +52,40 @@ func BenchmarkHandlerHitDPoP(b *testing.B) {
 	}
 }
 
+// allowed is a DPoPAllowed middleware with a fresh verifier.
+func (w *dpopWorld) allowed(tb testing.TB) *middleware.Middleware {
+	return w.middleware(tb, middleware.Config{DPoP: middleware.DPoPAllowed}, w.verifier(tb, tokenvalidator.DPoPConfig{}, nil))
+}
+
+// boundRequests binds token1KB to a new key for alg, the world's key from
+// then on, and returns n requests for it, each with its own proof.
+func (w *dpopWorld) boundRequests(tb testing.TB, alg string, n int) []*http.Request {
+	tb.Helper()
+	key, err := idptest.NewDPoPKey(alg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	w.key = key
+	bound := *alice
+	bound.Confirmation = claims.Confirmation{JKT: key.Thumbprint()}
+	entry := w.auth[token1KB]
+	entry.p = &bound
+	w.auth[token1KB] = entry
+	reqs := make([]*http.Request, n)
+	for i := range reqs {
+		reqs[i] = httptest.NewRequest(http.MethodGet, "/v1/venues", nil)
+		reqs[i].Header.Set("Authorization", "DPoP "+token1KB)
+		reqs[i].Header.Set("DPoP", w.proof(tb, http.MethodGet, "http://example.com/v1/venues", token1KB, ""))
+	}
+	return reqs
+}
+
 // TestDPoPBenchmarkSetUp makes sure the benchmark's requests pass: a
 // refusal would be much cheaper than the check it is meant to measure.
 func TestDPoPBenchmarkSetUp(t *testing.T) {
 	w := newDPoPWorld(t)
-	key, _ := idptest.NewDPoPKey("ES256")
-	bound := *alice
-	bound.Confirmation = claims.Confirmation{JKT: key.Thumbprint()}
-	w.auth[token1KB] = struct {
-		p   *claims.Principal
-		err error
-	}{p: &bound}
-	proof, _ := key.Proof(http.MethodGet, "http://example.com/v1/venues", token1KB, "", idptest.WithProofClaim("iat", w.clk.now().Unix()))
-	r := httptest.NewRequest(http.MethodGet, "/v1/venues", nil)
-	r.Header.Set("Authorization", "DPoP "+token1KB)
-	r.Header.Set("DPoP", proof)
 	rec := httptest.NewRecorder()
-	w.middleware(t, middleware.Config{DPoP: middleware.DPoPAllowed}, w.verifier(t, tokenvalidator.DPoPConfig{}, nil)).Handler(noop).ServeHTTP(rec, r)
+	w.allowed(t).Handler(noop).ServeHTTP(rec, w.boundRequests(t, "ES256", 1)[0])
 	if rec.Code != 200 {
 		t.Fatalf("%d %s %s", rec.Code, rec.Header().Get("WWW-Authenticate"), rec.Body)
 	}
