@@ -19,7 +19,7 @@ type Adder interface {
 // ReplayConfig configures a [Replay]. The zero value is ready to use.
 type ReplayConfig struct {
 	// MaxEntries bounds the ids held in process. Default 100,000. When it
-	// is reached, the ids closest to expiry are forgotten first; size it
+	// is reached, ids close to expiry are forgotten first (roughly); size it
 	// above the proofs a process accepts per second times the window they
 	// are remembered for. With a shared tier the process's copy only
 	// spares memcached the replays an instance sees twice.

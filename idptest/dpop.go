@@ -66,8 +66,8 @@ func (k *DPoPKey) PrivateJWK() map[string]any {
 	j := clone(k.jwk)
 	switch priv := k.k.priv.(type) {
 	case *ecdsa.PrivateKey:
-		size := (priv.Curve.Params().BitSize + 7) / 8
-		j["d"] = b64.EncodeToString(priv.D.FillBytes(make([]byte, size)))
+		d, _ := priv.Bytes() // fixed length; cannot fail for a key newKey made
+		j["d"] = b64.EncodeToString(d)
 	case ed25519.PrivateKey:
 		j["d"] = b64.EncodeToString(priv.Seed())
 	case *rsa.PrivateKey:

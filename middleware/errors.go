@@ -43,7 +43,8 @@ type Error struct {
 
 	// Challenges lists the authentication schemes the WWW-Authenticate
 	// header challenges with, in order: "Bearer", "DPoP" or both, as the
-	// middleware's DPoP mode accepts them. Empty means Bearer alone.
+	// middleware's DPoP mode accepts them. Empty means Bearer alone. It and
+	// Algs are shared by every refusal: read them, never change them.
 	Challenges []string
 	// Scheme is the scheme of the credentials the request sent, whose
 	// challenge carries Code, Description and Scope (RFC 9449 §7.2); ""

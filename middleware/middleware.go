@@ -190,8 +190,8 @@ func (m *Middleware) token(r *http.Request) (token, scheme string, err error) {
 	return token, bearer.SchemeBearer, err
 }
 
-// bodyOrQueryToken returns the last of the tokens in the form body and the
-// query, where they are enabled, and how many there are.
+// bodyOrQueryToken counts the tokens in the form body and the query, where
+// they are enabled, and returns one of them.
 func (m *Middleware) bodyOrQueryToken(r *http.Request) (token string, n int, err error) {
 	if m.cfg.AllowFormToken && isFormPost(r) {
 		if err := r.ParseForm(); err != nil {
