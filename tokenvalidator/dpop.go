@@ -73,7 +73,7 @@ type DPoP struct {
 	verifiers map[jwa.SignatureAlgorithm]jws.Verifier // one per allowed algorithm; jwx's are stateless
 	replay    ReplayCache
 	nonces    *nonces // nil: nonces are not demanded
-	keys      proofKeys
+	headers   proofHeaders
 	now       func() time.Time
 }
 
@@ -174,16 +174,15 @@ func (v *DPoP) VerifyProof(ctx context.Context, proof, accessToken, jkt, method,
 		return "", proofErr(claims.ProofReplay, "jti seen before")
 	}
 	if !pc.cached {
-		v.keys.put(pc.jwk, pc.key)
+		v.headers.put(proof[:strings.IndexByte(proof, '.')], pc.head)
 	}
 	return nonce, nil
 }
 
 // proofClaims is what a verified proof says.
 type proofClaims struct {
-	key                *proofKey
-	jwk                string // the jwk header's JSON, under which key is cached
-	cached             bool   // whether key came from the cache
+	head               *proofHeader
+	cached             bool // whether head came from the cache
 	jti, htm, htu, ath string
 	nonce              string // "" when it has none
 	iat                time.Time
@@ -191,9 +190,9 @@ type proofClaims struct {
 
 // parse verifies proof's JWS and decodes its claims. The JWS is read here
 // rather than by jws.Verify: a compact JWS with a handful of header members
-// is quick to read strictly, the key of a client's every proof is parsed
-// once (see proofKeys), and jws.Verify's generality cost as much as the
-// signature check itself.
+// is quick to read strictly, a client's every proof has the same header,
+// whose checks and key are kept (see proofHeaders), and jws.Verify's
+// generality cost as much as the signature check itself.
 func (v *DPoP) parse(proof string) (*proofClaims, error) {
 	if len(proof) > v.cfg.MaxProofBytes {
 		return nil, proofErr(claims.ProofMalformed, "longer than MaxProofBytes")
@@ -202,12 +201,41 @@ func (v *DPoP) parse(proof string) (*proofClaims, error) {
 	if err != nil {
 		return nil, badProof(claims.ProofMalformed, err)
 	}
-	hb, err1 := decodeSegment(h64)
-	pb, err2 := decodeSegment(p64)
-	sig, err3 := decodeSegment(s64)
+	pb, err1 := decodeSegment(p64)
+	sig, err2 := decodeSegment(s64)
+	if errors.Join(err1, err2) != nil {
+		return nil, proofErr(claims.ProofMalformed, "not base64url")
+	}
+	pc := &proofClaims{}
+	if pc.head, pc.cached = v.headers.get(h64); !pc.cached {
+		if pc.head, err = v.parseHeader(h64); err != nil {
+			return nil, err
+		}
+	}
+	if err := v.verifiers[pc.head.alg].Verify([]byte(proof[:len(h64)+1+len(p64)]), sig, pc.head.key.raw); err != nil {
+		return nil, badProof(claims.ProofSignature, nil)
+	}
+	if err := decodeProofClaims(pb, pc); err != nil {
+		return nil, badProof(claims.ProofMalformed, err)
+	}
+	return pc, nil
+}
+
+// proofHeader is what a proof's protected header says, checked: its
+// algorithm and its jwk, ready to verify with.
+type proofHeader struct {
+	alg jwa.SignatureAlgorithm
+	key *verifyKey
+	jkt string // the jwk's RFC 7638 thumbprint
+}
+
+// parseHeader checks a proof's protected header (base64url): typ
+// dpop+jwt, an allowed alg that fits the jwk, a public jwk, no crit or b64.
+func (v *DPoP) parseHeader(h64 string) (*proofHeader, error) {
+	hb, err := decodeSegment(h64)
 	var h map[string]json.RawMessage
-	if errors.Join(err1, err2, err3) != nil || !isJSONObject(hb) || json.Unmarshal(hb, &h) != nil {
-		return nil, proofErr(claims.ProofMalformed, "not a JWS with a JSON object header")
+	if err != nil || !isJSONObject(hb) || json.Unmarshal(hb, &h) != nil {
+		return nil, proofErr(claims.ProofMalformed, "the header is not a JSON object")
 	}
 	var typ, name string
 	_ = decodeString(h["typ"], &typ)
@@ -225,22 +253,14 @@ func (v *DPoP) parse(proof string) (*proofClaims, error) {
 	case h["jwk"] == nil:
 		return nil, proofErr(claims.ProofKey, "no jwk header")
 	}
-	pc := &proofClaims{jwk: string(h["jwk"])}
-	if pc.key, pc.cached = v.keys.get(pc.jwk); !pc.cached {
-		if pc.key, err = newProofKey(h["jwk"]); err != nil {
-			return nil, badProof(claims.ProofKey, err)
-		}
+	key, jkt, err := parseProofKey(h["jwk"])
+	if err != nil {
+		return nil, badProof(claims.ProofKey, err)
 	}
-	if !pc.key.vk.accepts(alg) {
+	if !key.accepts(alg) {
 		return nil, proofErr(claims.ProofAlgorithm, "alg does not fit the jwk")
 	}
-	if err := v.verifiers[alg].Verify([]byte(proof[:len(h64)+1+len(p64)]), sig, pc.key.vk.raw); err != nil {
-		return nil, badProof(claims.ProofSignature, nil)
-	}
-	if err := decodeProofClaims(pb, pc); err != nil {
-		return nil, badProof(claims.ProofMalformed, err)
-	}
-	return pc, nil
+	return &proofHeader{alg: alg, key: key, jkt: jkt}, nil
 }
 
 // check compares a verified proof with the request, the token and the
@@ -257,7 +277,7 @@ func (v *DPoP) check(pc *proofClaims, accessToken, jkt, method, uri string, now 
 		return proofErr(claims.ProofIssuedAt, "iat is too old")
 	case !dpop.TokenHashMatches(pc.ath, accessToken):
 		return proofErr(claims.ProofTokenHash, "ath is not the access token's hash")
-	case pc.key.jkt != jkt:
+	case pc.head.jkt != jkt:
 		return proofErr(claims.ProofBinding, "the jwk's thumbprint is not the token's cnf.jkt")
 	}
 	return nil
@@ -344,67 +364,62 @@ func decodeNumericDate(v json.RawMessage) (time.Time, error) {
 	return time.Unix(int64(f), 0), nil
 }
 
-// proofKey is a proof's jwk, ready to verify with.
-type proofKey struct {
-	vk  *verifyKey
-	jkt string // its RFC 7638 thumbprint
-}
-
 // privateMembers are the JWK members of private keys (RFC 7518 §6.2.2,
 // §6.3.2, RFC 8037 §2) and of symmetric ones (§6.4.1).
 var privateMembers = []string{"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
 
-// newProofKey reads a jwk header: a public signature key (RSA of 2048 bits
-// or more, EC on P-256/384/521, Ed25519) with no private member.
-func newProofKey(raw []byte) (*proofKey, error) {
+// parseProofKey reads a jwk header: a public signature key (RSA of 2048
+// bits or more, EC on P-256/384/521, Ed25519) with no private member. It
+// returns the key and its thumbprint.
+func parseProofKey(raw []byte) (*verifyKey, string, error) {
 	key, err := jwk.ParseKey(raw)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if private, err := jwk.IsPrivateKey(key); err != nil || private {
-		return nil, errors.New("jwk is a private or symmetric key")
+		return nil, "", errors.New("jwk is a private or symmetric key")
 	}
 	for _, m := range privateMembers {
 		if _, ok := key.PrivateParams()[m]; ok {
-			return nil, fmt.Errorf("jwk has the private member %q", m)
+			return nil, "", fmt.Errorf("jwk has the private member %q", m)
 		}
 	}
 	vk, err := newVerifyKey(key)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	sum, err := key.Thumbprint(crypto.SHA256)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return &proofKey{vk: vk, jkt: base64.RawURLEncoding.EncodeToString(sum)}, nil
+	return vk, base64.RawURLEncoding.EncodeToString(sum), nil
 }
 
-// maxProofKeys bounds the proof keys a verifier keeps parsed.
-const maxProofKeys = 10_000
+// maxProofHeaders bounds the proof headers a verifier keeps checked.
+const maxProofHeaders = 10_000
 
-// proofKeys keeps the keys of proofs that passed every check, by their jwk
-// header's JSON: a client signs all its proofs with one key, so its later
-// proofs cost no key parsing. Only keys that verified a whole proof, bound
-// to a token, are kept, and the cache starts over when full. Safe for
-// concurrent use.
-type proofKeys struct {
+// proofHeaders keeps the checked headers of proofs that passed every
+// check, by their base64url form: a client's proofs all have one header
+// (typ, alg, its key), so its later proofs cost no header decoding or key
+// parsing. Only headers of whole good proofs, by keys bound to tokens, are
+// kept, and the cache starts over when full. Safe for concurrent use.
+type proofHeaders struct {
 	mu sync.RWMutex // guards m
-	m  map[string]*proofKey
+	m  map[string]*proofHeader
 }
 
-func (c *proofKeys) get(jwk string) (*proofKey, bool) {
+func (c *proofHeaders) get(h64 string) (*proofHeader, bool) {
 	c.mu.RLock()
-	k, ok := c.m[jwk]
+	h, ok := c.m[h64]
 	c.mu.RUnlock()
-	return k, ok
+	return h, ok
 }
 
-func (c *proofKeys) put(jwk string, k *proofKey) {
+func (c *proofHeaders) put(h64 string, h *proofHeader) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.m == nil || len(c.m) >= maxProofKeys {
-		c.m = make(map[string]*proofKey)
+	if c.m == nil || len(c.m) >= maxProofHeaders {
+		c.m = make(map[string]*proofHeader)
 	}
-	c.m[jwk] = k
+	c.m[h64] = h
 }

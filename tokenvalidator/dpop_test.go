@@ -139,6 +139,11 @@ func TestDPoPRefuses(t *testing.T) {
 	other, _ := idptest.NewDPoPKey("ES256")
 	rsaKey, _ := idptest.NewDPoPKey("RS256")
 	now := e.clk.now()
+	// A good proof first: its header is then kept checked, and every check
+	// of the claims below must hold with it kept.
+	if _, err := e.verify(e.proof(t, "")); err != nil {
+		t.Fatal(err)
+	}
 	good := e.proof(t, "")
 	head, payload, sig := segments(good)
 	_, postPayload, _ := segments(e.proof(t, "", idptest.WithProofClaim("htm", "POST")))
