@@ -166,3 +166,32 @@ func ExampleNewSharedReplay() {
 	replay, _ := cache.NewSharedReplay(shared, cache.ReplayConfig{})
 	_ = replay // hand it to tokenvalidator.NewDPoP
 }
+
+// BenchmarkReplay is one Remember of a new id: in process, and through a
+// real memcached on loopback (its add is the round trip a DPoP proof adds
+// to a request when instances share the check):
+//
+//	go test -run '^$' -bench Replay -benchmem -count 6 ./cache
+func BenchmarkReplay(b *testing.B) {
+	e := newEnv(b)
+	tr := e.tier(b, cache.MemcacheConfig{})
+	shared, _ := cache.NewSharedReplay(tr, cache.ReplayConfig{})
+	ctx := context.Background()
+	var n uint64 // ids never repeat, over every run
+	for name, r := range map[string]*cache.Replay{"memory": cache.NewReplay(cache.ReplayConfig{}), "memcached": shared} {
+		b.Run(name, func(b *testing.B) {
+			var key [32]byte
+			b.ReportAllocs()
+			for b.Loop() {
+				n++
+				binary.BigEndian.PutUint64(key[:], n)
+				if fresh, err := r.Remember(ctx, key, time.Now().Add(time.Minute)); !fresh || err != nil {
+					b.Fatal(fresh, err)
+				}
+			}
+			// An add that failed fell back on the process's memory, and
+			// cost a timeout: say how many did.
+			b.ReportMetric(tr.Errors("set"), "memcached-errors")
+		})
+	}
+}
