@@ -71,6 +71,14 @@ type SetupConfig struct {
 	LoginScopes []string
 	// Realm names the protection space in challenges. Default "api".
 	Realm string
+	// DPoP selects the schemes the middleware accepts (see
+	// middleware.Config.DPoP): Bearer only (the default), Bearer and DPoP
+	// (RFC 9449), or DPoP only. A proof is accepted once across every
+	// instance sharing MemcacheServers (in this process without).
+	DPoP middleware.DPoPMode
+	// PublicURL is the base URL clients reach the service at, which DPoP
+	// proofs must name (see middleware.Config.PublicURL).
+	PublicURL string
 	// Cache holds the Authenticator's settings: cache lifetimes and sizes,
 	// revocation, leases.
 	Cache Config
@@ -268,6 +276,7 @@ func (g *Gate) build(ctx context.Context, cfg SetupConfig, issuers []IssuerConfi
 	}, g.countUnready))
 
 	var store refresh.Store
+	var shared *cache.Memcache
 	if len(cfg.MemcacheServers) > 0 {
 		cluster, err := cache.NewCluster(cfg.MemcacheServers, cache.ClusterConfig{},
 			cache.WithLogger(o.logger), cache.WithRegisterer(o.reg))
@@ -275,7 +284,7 @@ func (g *Gate) build(ctx context.Context, cfg SetupConfig, issuers []IssuerConfi
 			return err
 		}
 		g.cluster = cluster
-		shared, err := cache.NewMemcache(cluster, cache.MemcacheConfig{
+		shared, err = cache.NewMemcache(cluster, cache.MemcacheConfig{
 			Namespace: cfg.Namespace,
 			HashKey:   derive(cfg.Secret, "cache names"),
 			MACKeys:   []cache.MACKey{{ID: 1, Secret: derive(cfg.Secret, "cache mac")}},
@@ -295,7 +304,7 @@ func (g *Gate) build(ctx context.Context, cfg SetupConfig, issuers []IssuerConfi
 		return err
 	}
 	g.Authenticator = a
-	if g.Middleware, err = middleware.New(a, middleware.Config{Realm: cfg.Realm}); err != nil {
+	if g.Middleware, err = g.middleware(cfg, a, shared, vopts); err != nil {
 		return err
 	}
 	if store == nil {
@@ -331,6 +340,28 @@ func (g *Gate) build(ctx context.Context, cfg SetupConfig, issuers []IssuerConfi
 	}
 	g.logStart(issuers, cfg, o)
 	return nil
+}
+
+// middleware is the Gate's middleware over a, with DPoP proofs checked —
+// each accepted once, across the instances sharing memcached — when
+// cfg.DPoP asks for them.
+func (g *Gate) middleware(cfg SetupConfig, a *Authenticator, shared *cache.Memcache, vopts []tokenvalidator.Option) (*middleware.Middleware, error) {
+	mcfg := middleware.Config{Realm: cfg.Realm, DPoP: cfg.DPoP, PublicURL: cfg.PublicURL}
+	if cfg.DPoP == middleware.DPoPOff {
+		return middleware.New(a, mcfg)
+	}
+	replay := cache.NewReplay(cache.ReplayConfig{})
+	if shared != nil {
+		var err error
+		if replay, err = cache.NewSharedReplay(shared, cache.ReplayConfig{}); err != nil {
+			return nil, err
+		}
+	}
+	proofs, err := tokenvalidator.NewDPoP(replay, tokenvalidator.DPoPConfig{}, vopts...)
+	if err != nil {
+		return nil, err
+	}
+	return middleware.New(a, mcfg, middleware.WithProofVerifier(proofs))
 }
 
 // validator is what the Authenticator validates with: the issuers' keys

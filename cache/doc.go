@@ -78,4 +78,12 @@
 // flush_all. Behind mcrouter, give the Cluster one node (the local
 // mcrouter), route gets as get, and replicate the keys of marks and
 // sessions with mcrouter's own routes; see internal/memcached's notes.
+//
+// # Remembering what must be accepted once
+//
+// [Replay] remembers ids (of DPoP proofs) until they expire: [NewReplay] in
+// this process, [NewSharedReplay] on every instance, through the shared
+// tier's add — the first instance to add an id wins, every later one sees a
+// replay. When memcached cannot be asked it falls back on the process's
+// memory unless [ReplayConfig].RequireShared says to fail.
 package cache

@@ -14,7 +14,11 @@ import (
 // encodingVersion is the first byte of every encoded Principal. A decoder
 // meeting another version refuses the data, so a change of format makes old
 // cache entries misses rather than misreadings.
-const encodingVersion = 1
+//
+// Version 2 added Confirmation.JKT. Version 1 entries are refused, not read
+// as unbound: they were written by code that ignored cnf, so one may hold a
+// DPoP-bound token's Principal without its binding.
+const encodingVersion = 2
 
 // Presence bits for the optional times.
 const (
@@ -29,15 +33,15 @@ var errEncoding = errors.New("claims: malformed encoded principal")
 // a Principal equal to p (reflect.DeepEqual) whenever p's times are in UTC
 // and its empty sets and maps are nil, as Mapping.Decode produces them.
 //
-// Layout (version 1): version byte; Subject, AuthorizedParty, OrgID, OrgName,
-// GrantType, Issuer, TokenID as strings; Scopes, Permissions, Audience as
+// Layout (version 2): version byte; Subject, AuthorizedParty, OrgID, OrgName,
+// GrantType, Issuer, TokenID, Confirmation.JKT as strings; Scopes, Permissions, Audience as
 // string lists; a byte of presence bits then each present time as varint
 // seconds and uvarint nanoseconds; Kind; Custom and Enrichment as
 // key-sorted lists. A string is a uvarint length and its bytes.
 func (p *Principal) MarshalBinary() ([]byte, error) {
 	b := make([]byte, 0, 256)
 	b = append(b, encodingVersion)
-	for _, s := range [...]string{p.Subject, p.AuthorizedParty, p.OrgID, p.OrgName, p.GrantType, p.Issuer, p.TokenID} {
+	for _, s := range [...]string{p.Subject, p.AuthorizedParty, p.OrgID, p.OrgName, p.GrantType, p.Issuer, p.TokenID, p.Confirmation.JKT} {
 		b = appendString(b, s)
 	}
 	b = appendStrings(b, p.Scopes.items)
@@ -85,7 +89,7 @@ func (p *Principal) UnmarshalBinary(data []byte) error {
 		return fmt.Errorf("%w: unknown version", errEncoding)
 	}
 	var q Principal
-	for _, s := range [...]*string{&q.Subject, &q.AuthorizedParty, &q.OrgID, &q.OrgName, &q.GrantType, &q.Issuer, &q.TokenID} {
+	for _, s := range [...]*string{&q.Subject, &q.AuthorizedParty, &q.OrgID, &q.OrgName, &q.GrantType, &q.Issuer, &q.TokenID, &q.Confirmation.JKT} {
 		*s = d.string()
 	}
 	q.Scopes = d.set()

@@ -25,6 +25,7 @@ func fullPrincipal() *claims.Principal {
 		ExpiresAt:       time.Unix(1763942400, 0).UTC(),
 		TokenID:         "j-1",
 		Kind:            claims.KindDelegated,
+		Confirmation:    claims.Confirmation{JKT: "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"},
 		Custom:          map[string]json.RawMessage{"https://v/b": json.RawMessage(`[1,2]`), "https://v/a": json.RawMessage(`"x"`)},
 		Enrichment:      map[string][]string{"datasets": {"d1", "d2"}, "region": {"eu"}},
 	}
@@ -63,7 +64,7 @@ func TestBinaryRejects(t *testing.T) {
 	good, _ := fullPrincipal().MarshalBinary()
 	for name, data := range map[string][]byte{
 		"empty":         {},
-		"other version": append([]byte{2}, good[1:]...),
+		"other version": append([]byte{3}, good[1:]...),
 		"trailing byte": append(append([]byte{}, good...), 0),
 	} {
 		var q claims.Principal
@@ -79,11 +80,31 @@ func TestBinaryRejects(t *testing.T) {
 	}
 }
 
+// TestBinaryRefusesVersion1: version 1 was written by code that ignored
+// cnf, so a version 1 entry may be a DPoP-bound token's Principal without
+// its binding. It must be a miss, never read as a bearer token's.
+func TestBinaryRefusesVersion1(t *testing.T) {
+	// A version 1 encoding of {Subject: "s", Kind: KindUser}: version, seven
+	// strings, three empty lists, no times, the kind, no custom claims, no
+	// enrichment.
+	v1 := []byte{1, 1, 's', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, byte(claims.KindUser), 0, 0}
+	var q claims.Principal
+	if err := q.UnmarshalBinary(v1); err == nil {
+		t.Fatalf("a version 1 entry was read: %+v", q)
+	}
+	// The same Principal in version 2 reads, and keeps its binding.
+	p := &claims.Principal{Subject: "s", Kind: claims.KindUser, Confirmation: claims.Confirmation{JKT: "k"}}
+	b, _ := p.MarshalBinary()
+	if err := q.UnmarshalBinary(b); err != nil || q.Confirmation.JKT != "k" || !q.Confirmation.Bound() {
+		t.Fatalf("version 2: %+v, %v", q, err)
+	}
+}
+
 // TestBinaryRejectsUnsortedSet: Set relies on sorted items for its binary
 // search, so an encoding with unsorted scopes is refused, not repaired.
 func TestBinaryRejectsUnsortedSet(t *testing.T) {
 	empty, _ := (&claims.Principal{}).MarshalBinary()
-	const scopesAt = 8 // version byte + seven empty strings
+	const scopesAt = 9 // version byte + eight empty strings
 	withScopes := func(list ...byte) []byte {
 		return append(append(append([]byte{}, empty[:scopesAt]...), list...), empty[scopesAt+1:]...)
 	}

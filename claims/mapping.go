@@ -76,6 +76,8 @@ func (m Mapping) Decode(data []byte) (*Principal, error) {
 			p.IssuedAt, err = decodeNumericDate(v)
 		case "scope":
 			p.Scopes, err = decodeScope(v)
+		case "cnf":
+			p.Confirmation, err = decodeConfirmation(v)
 		case m.orgIDClaim():
 			p.OrgID, err = decodeString(v)
 		case m.orgNameClaim():

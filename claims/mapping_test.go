@@ -120,6 +120,12 @@ func TestDecodeRejects(t *testing.T) {
 		"permissions numbers": `{"permissions":[1,2]}`,
 		"org_id number":       `{"org_id":1}`,
 		"azp vs client_id":    `{"azp":"a","client_id":"b"}`,
+		"cnf string":          `{"cnf":"0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}`,
+		"cnf array":           `{"cnf":[{"jkt":"k"}]}`,
+		"cnf null":            `{"cnf":null}`,
+		"cnf.jkt number":      `{"cnf":{"jkt":1}}`,
+		"cnf.jkt empty":       `{"cnf":{"jkt":""}}`,
+		"cnf.jkt null":        `{"cnf":{"jkt":null}}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			p, err := claims.Mapping{}.Decode([]byte(payload))
@@ -130,6 +136,24 @@ func TestDecodeRejects(t *testing.T) {
 				t.Fatalf("error %v: want ReasonMalformed matching ErrInvalidToken", err)
 			}
 		})
+	}
+}
+
+// TestDecodeConfirmation: cnf.jkt (RFC 9449 §6.1, Figure 9, and the same
+// member in an introspection answer, §6.2) becomes Confirmation.JKT; other
+// confirmation methods are not read.
+func TestDecodeConfirmation(t *testing.T) {
+	for _, tc := range []struct{ payload, jkt string }{
+		{`{"sub":"someone@example.com","cnf":{"jkt":"0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}}`, "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"},
+		{`{"active":true,"token_type":"DPoP","cnf":{"jkt":"abc","x5t#S256":"def"}}`, "abc"},
+		{`{"cnf":{"x5t#S256":"def"}}`, ""},
+		{`{"cnf":{}}`, ""},
+		{`{"sub":"a"}`, ""},
+	} {
+		p, err := claims.Mapping{}.Decode([]byte(tc.payload))
+		if err != nil || p.Confirmation.JKT != tc.jkt || p.Confirmation.Bound() != (tc.jkt != "") {
+			t.Errorf("Decode(%s) = %+v, %v; want jkt %q", tc.payload, p.Confirmation, err, tc.jkt)
+		}
 	}
 }
 
@@ -183,6 +207,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(auth0Payload))
 	f.Add([]byte(`{"aud":"x","exp":1.5,"scope":["a","b"]}`))
 	f.Add([]byte(`{"client_id":"c","https://x/y":{"z":[1,null]}}`))
+	f.Add([]byte(`{"sub":"s","cnf":{"jkt":"0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}}`))
 	m := claims.Mapping{FirstPartyClients: []string{"venue-app"}}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := m.Decode(data)

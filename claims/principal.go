@@ -66,6 +66,10 @@ type Principal struct {
 	TokenID         string    // jti
 	Kind            Kind
 
+	// Confirmation is the key the token is bound to (its cnf claim): a
+	// request that presents it must prove possession of that key.
+	Confirmation Confirmation
+
 	// Custom holds the token's namespaced custom claims (see
 	// Mapping.CustomClaimPrefixes) as compact JSON; read one with CustomClaim.
 	Custom map[string]json.RawMessage

@@ -66,6 +66,17 @@
 // after that is reuse, which revokes the whole family, newest token
 // included. [Server.RefreshTokenState] shows where a token stands.
 //
+// A token request that carries a valid DPoP proof (RFC 9449: one DPoP
+// header; typ dpop+jwt; an asymmetric alg; a public jwk that verifies the
+// signature; htm POST and htu the token endpoint; iat within a minute of
+// the provider's clock; a jti not seen before) gets a DPoP-bound access
+// token — cnf.jkt, the key's RFC 7638 thumbprint, in the JWT and in its
+// introspection answer — with token_type "DPoP"; a public client's refresh
+// token is bound to the key too and refreshes only with a proof of it. A
+// bad proof is 400 invalid_dpop_proof. [NewDPoPKey] makes a client's key,
+// and [DPoPKey.Proof] the proofs for token requests and API requests, with
+// [WithProofClaim] and [WithProofHeader] for the negative cases.
+//
 // # Driving it from a test
 //
 //   - Clock: [Server.SetNow] freezes the provider's clock and

@@ -4,7 +4,7 @@ import "net/http"
 
 // introspectedClaims are the claims an active token's introspection
 // answer repeats (RFC 7662 §2.2, and Auth0's own claims).
-var introspectedClaims = []string{"scope", "sub", "aud", "iss", "exp", "iat", "nbf", "jti", "gty", "org_id", "org_name", "permissions"}
+var introspectedClaims = []string{"scope", "sub", "aud", "iss", "exp", "iat", "nbf", "jti", "gty", "org_id", "org_name", "permissions", "cnf"}
 
 // serveIntrospect is RFC 7662 token introspection, which Auth0 does not
 // have. The caller authenticates as a confidential client. An active
@@ -32,6 +32,9 @@ func (s *Server) serveIntrospect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	answer := map[string]any{"active": true, "token_type": "Bearer", "client_id": clientOf(c)}
+	if _, bound := c["cnf"]; bound {
+		answer["token_type"] = "DPoP" // RFC 9449 §6.2
+	}
 	for _, name := range introspectedClaims {
 		if v, ok := c[name]; ok {
 			answer[name] = v

@@ -74,26 +74,12 @@ func newKey(alg string) (*key, error) {
 // jwk returns the public key as a JSON Web Key with kid, use and alg; RSA
 // keys also carry x5c and x5t, as at Auth0.
 func (k *key) jwk() map[string]any {
-	j := map[string]any{"kid": k.kid, "use": "sig", "alg": k.alg}
-	switch pub := k.public().(type) {
-	case *rsa.PublicKey:
+	j := publicJWK(k.public())
+	j["kid"], j["use"], j["alg"] = k.kid, "sig", k.alg
+	if k.cert != nil {
 		thumb := sha1.Sum(k.cert)
-		j["kty"] = "RSA"
-		j["n"] = b64.EncodeToString(pub.N.Bytes())
-		j["e"] = b64.EncodeToString(big.NewInt(int64(pub.E)).Bytes())
 		j["x5c"] = []string{base64.StdEncoding.EncodeToString(k.cert)}
 		j["x5t"] = b64.EncodeToString(thumb[:])
-	case *ecdsa.PublicKey:
-		size := (pub.Curve.Params().BitSize + 7) / 8
-		raw, _ := pub.Bytes() // 0x04 || X || Y, each size bytes
-		j["kty"] = "EC"
-		j["crv"] = pub.Curve.Params().Name
-		j["x"] = b64.EncodeToString(raw[1 : 1+size])
-		j["y"] = b64.EncodeToString(raw[1+size:])
-	case ed25519.PublicKey:
-		j["kty"] = "OKP"
-		j["crv"] = "Ed25519"
-		j["x"] = b64.EncodeToString(pub)
 	}
 	return j
 }

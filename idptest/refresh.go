@@ -11,6 +11,7 @@ type refreshToken struct {
 	grant               // what it refreshes, with the scopes first granted
 	expires   time.Time // the family's absolute end
 	rotatedAt time.Time // zero until a refresh replaced it
+	jkt       string    // the DPoP key it is bound to (a public client's), or ""
 }
 
 // RefreshState says where a refresh token stands.

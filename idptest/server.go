@@ -218,6 +218,7 @@ func (s *Server) serveDiscovery(w http.ResponseWriter, _ *http.Request) {
 		"response_types_supported":                      []string{"code"},
 		"subject_types_supported":                       []string{"public"},
 		"id_token_signing_alg_values_supported":         keyAlgorithms,
+		"dpop_signing_alg_values_supported":             keyAlgorithms,
 		"token_endpoint_auth_methods_supported":         []string{"client_secret_basic", "client_secret_post", "none"},
 		"introspection_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
 		"revocation_endpoint_auth_methods_supported":    []string{"client_secret_basic", "client_secret_post", "none"},

@@ -21,8 +21,9 @@ type state struct {
 	revokedFamilies map[string]bool // refresh-token families
 	opaque          map[string]*opaqueToken
 
-	grants    map[string]*userGrant // by ID; see management.go
-	authorize authorizeSettings     // see authorize.go
+	grants     map[string]*userGrant // by ID; see management.go
+	authorize  authorizeSettings     // see authorize.go
+	dpopProofs map[string]time.Time  // token-request proofs seen (key and jti), until they expire; made on first use
 }
 
 // user is a configured user as the provider holds it.

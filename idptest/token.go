@@ -69,8 +69,12 @@ func (s *Server) token(r *http.Request) (tokenResponse, error) {
 	case !slices.Contains(knownGrants, gt):
 		return tokenResponse{}, refuse(400, "unsupported_grant_type", "Unsupported grant type: "+gt)
 	}
+	jkt, err := s.dpopProof(r)
+	if err != nil {
+		return tokenResponse{}, err
+	}
 	s.mu.Lock()
-	is, err := s.grantLocked(r, gt, f)
+	is, err := s.boundGrantLocked(r, gt, f, jkt)
 	s.mu.Unlock()
 	if err != nil {
 		return tokenResponse{}, err

@@ -112,6 +112,7 @@ func (m *Middleware) require(check func(*http.Request, *claims.Principal) *Error
 				return
 			}
 			if e := check(r, p); e != nil {
+				e.Scheme = schemeOf(r)
 				m.Refuse(w, r, e)
 				return
 			}

@@ -44,6 +44,19 @@ type Config struct {
 	// RetryAfter is sent with 503 answers whose cause names no wait of its
 	// own (see claims.RetryError). Default 5s.
 	RetryAfter time.Duration
+	// DPoP selects the schemes accepted: DPoPOff (the default) Bearer
+	// only; DPoPAllowed Bearer and DPoP (RFC 9449); DPoPRequired DPoP
+	// only. Anything but DPoPOff needs WithProofVerifier. In every mode a
+	// DPoP-bound token sent as Bearer is refused.
+	DPoP DPoPMode
+	// PublicURL is the base URL clients address the service by, which a
+	// DPoP proof's htu must name followed by the request's path:
+	// "https://api.example.com", or "https://example.com/venue-api" behind
+	// a gateway that strips /venue-api. Default: the scheme (https when
+	// the request came over TLS) and Host of each request, which is right
+	// only when clients connect to this server directly; X-Forwarded-*
+	// headers are never trusted.
+	PublicURL string
 }
 
 // Option configures the middleware's collaborators.
@@ -65,6 +78,11 @@ type Middleware struct {
 	auth       Authenticator
 	cfg        Config
 	writeError ErrorWriter
+
+	proofs     ProofVerifier // nil when DPoP is off
+	challenges []string      // the schemes WWW-Authenticate names, in order
+	algs       []string      // the DPoP challenge's algs
+	publicBase string        // PublicURL normalized, without a trailing slash; "" for the request's own
 }
 
 // New returns a middleware that authenticates with auth.
@@ -94,6 +112,9 @@ func New(auth Authenticator, cfg Config, opts ...Option) (*Middleware, error) {
 	if m.writeError == nil {
 		return nil, errors.New("middleware: nil ErrorWriter")
 	}
+	if err := m.setUpDPoP(); err != nil {
+		return nil, err
+	}
 	return m, nil
 }
 
@@ -103,10 +124,13 @@ func PrincipalFrom(ctx context.Context) (*claims.Principal, bool) {
 }
 
 // Handler authenticates every request before next sees it: next runs with
-// the Principal in the request's context, or not at all.
+// the Principal in the request's context, or not at all. With DPoP on, a
+// request with a DPoP-bound token must also carry a proof that passes the
+// ProofVerifier, checked after the token (whose validation is cached) on
+// every request.
 func (m *Middleware) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, err := m.token(r)
+		token, scheme, err := m.token(r)
 		if errors.Is(err, bearer.ErrMissing) {
 			if m.cfg.Optional {
 				next.ServeHTTP(w, r)
@@ -116,51 +140,76 @@ func (m *Middleware) Handler(next http.Handler) http.Handler {
 			return
 		}
 		if err != nil {
-			m.Refuse(w, r, requestError(err))
+			e := requestError(err)
+			e.Scheme = scheme
+			m.Refuse(w, r, e)
 			return
 		}
 		p, err := m.auth.Authenticate(r.Context(), token)
 		if err != nil {
-			m.Refuse(w, r, ErrorFor(err))
+			e := ErrorFor(err)
+			e.Scheme = scheme
+			m.Refuse(w, r, e)
+			return
+		}
+		if e := m.confirm(w, r, token, scheme, p); e != nil {
+			m.Refuse(w, r, e)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(claims.NewContext(r.Context(), p)))
 	})
 }
 
-// token finds the request's one bearer token among the enabled methods. A
-// token sent by more than one method, or twice, is invalid_request (RFC
-// 6750 §2). With only the header enabled this does not allocate.
-func (m *Middleware) token(r *http.Request) (string, error) {
-	token, err := bearer.FromHeader(r.Header, m.cfg.MaxTokenBytes)
+// token finds the request's one token among the enabled methods, and the
+// scheme it came with: bearer.SchemeDPoP for "Authorization: DPoP" (when
+// DPoP is on), bearer.SchemeBearer otherwise. A token sent by more than
+// one method, or twice, is invalid_request (RFC 6750 §2) with no scheme:
+// which one was meant cannot be told. With only the header enabled this
+// does not allocate.
+func (m *Middleware) token(r *http.Request) (token, scheme string, err error) {
+	switch m.cfg.DPoP {
+	case DPoPOff:
+		scheme = bearer.SchemeBearer
+		token, err = bearer.FromHeader(r.Header, m.cfg.MaxTokenBytes)
+	default:
+		scheme, token, err = bearer.Credentials(r.Header, m.cfg.MaxTokenBytes)
+		if m.cfg.DPoP == DPoPRequired && scheme == bearer.SchemeBearer {
+			return "", "", bearer.ErrMissing // not a scheme this service takes
+		}
+	}
 	if (!m.cfg.AllowFormToken && !m.cfg.InsecureAllowQueryToken) || (err != nil && !errors.Is(err, bearer.ErrMissing)) {
-		return token, err
+		return token, scheme, err
 	}
-	sent := 0
-	if err == nil {
-		sent++
+	other, n, ferr := m.bodyOrQueryToken(r)
+	switch {
+	case ferr != nil:
+		return "", "", ferr
+	case n == 0:
+		return token, scheme, err
+	case n > 1 || err == nil:
+		return "", "", bearer.ErrMultiple
 	}
+	token, err = bearer.Shape(other, m.cfg.MaxTokenBytes)
+	return token, bearer.SchemeBearer, err
+}
+
+// bodyOrQueryToken counts the tokens in the form body and the query, where
+// they are enabled, and returns one of them.
+func (m *Middleware) bodyOrQueryToken(r *http.Request) (token string, n int, err error) {
 	if m.cfg.AllowFormToken && isFormPost(r) {
 		if err := r.ParseForm(); err != nil {
-			return "", fmt.Errorf("middleware: reading the form body: %w", err)
+			return "", 0, fmt.Errorf("middleware: reading the form body: %w", err)
 		}
 		if vs := r.PostForm["access_token"]; len(vs) > 0 {
-			sent, token = sent+len(vs), vs[0]
+			n, token = n+len(vs), vs[0]
 		}
 	}
 	if m.cfg.InsecureAllowQueryToken {
 		if vs := r.URL.Query()["access_token"]; len(vs) > 0 {
-			sent, token = sent+len(vs), vs[0]
+			n, token = n+len(vs), vs[0]
 		}
 	}
-	switch sent {
-	case 0:
-		return "", bearer.ErrMissing
-	case 1:
-		return bearer.Shape(token, m.cfg.MaxTokenBytes)
-	default:
-		return "", bearer.ErrMultiple
-	}
+	return token, n, nil
 }
 
 // isFormPost reports whether r may carry a form-body token: RFC 6750 §2.2
@@ -226,10 +275,10 @@ func describe(r claims.Reason) string {
 }
 
 // Refuse writes e as the middleware writes its own refusals: in its realm,
-// with its Config.RetryAfter when a 503 names no wait, through its
-// ErrorWriter.
+// with its challenges (Bearer, DPoP or both, as configured), with its
+// Config.RetryAfter when a 503 names no wait, through its ErrorWriter.
 func (m *Middleware) Refuse(w http.ResponseWriter, r *http.Request, e *Error) {
-	e.Realm = m.cfg.Realm
+	e.Realm, e.Challenges, e.Algs = m.cfg.Realm, m.challenges, m.algs
 	if e.Status == http.StatusServiceUnavailable && e.RetryAfter == 0 {
 		e.RetryAfter = m.cfg.RetryAfter
 	}

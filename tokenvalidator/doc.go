@@ -55,4 +55,15 @@
 // [WithRegisterer] exports key-set fetches, the key set's age, unknown-kid
 // answers, provider calls, budget rejections and the calls in flight.
 // Every validator is safe for concurrent use.
+//
+// [DPoP] verifies the proofs that come with DPoP-bound tokens (RFC 9449):
+// the JWS signed with the key in its own jwk header, and its claims against
+// the request, the token and the token's cnf.jkt. A [ReplayCache]
+// (cache.Replay, shared through memcached by every instance) makes each
+// proof good once; with a NonceSecret it also demands stateless server
+// nonces (an HMAC of the time, the same on every instance).
+//
+//	replay, _ := cache.NewSharedReplay(shared, cache.ReplayConfig{})
+//	proofs, err := tokenvalidator.NewDPoP(replay, tokenvalidator.DPoPConfig{})
+//	nonce, err := proofs.VerifyProof(ctx, r.Header.Get("DPoP"), token, p.Confirmation.JKT, r.Method, "https://api.example.com"+r.URL.EscapedPath())
 package tokenvalidator

@@ -27,6 +27,8 @@
 //	                  token expires (needs ISSUER_URL, the token service's provider)
 //	TOKEN_SERVICE_CLIENT_ID, TOKEN_SERVICE_CLIENT_SECRET
 //	                  this service's pair in the token service's SERVICE_CLIENTS
+//	DPOP              off (default): bearer tokens only; allowed: DPoP-bound tokens too (RFC 9449); required: DPoP only
+//	PUBLIC_URL        the base URL clients reach the API at, which DPoP proofs name (default http://ADDR)
 //
 // Beside it runs RoomSMart, a lodging marketplace (a second embedded
 // provider and its booking API): users connect their RoomSMart account and

@@ -16,6 +16,7 @@ import (
 
 	"github.com/authgate/authgate/authn"
 	"github.com/authgate/authgate/idptest"
+	"github.com/authgate/authgate/middleware"
 )
 
 // settings are the program's environment, read once.
@@ -30,6 +31,8 @@ type settings struct {
 	connectionsDB      string
 	// The token service requests are validated through, if any.
 	tokenService, tokenServiceClientID, tokenServiceClientSecret string
+	dpop                                                         middleware.DPoPMode
+	publicURL                                                    string
 }
 
 // issuer and audience are the ones logins use.
@@ -51,6 +54,11 @@ func readSettings(getenv func(string) string) (settings, error) {
 		tokenService:             getenv("TOKEN_SERVICE_URL"),
 		tokenServiceClientID:     getenv("TOKEN_SERVICE_CLIENT_ID"),
 		tokenServiceClientSecret: getenv("TOKEN_SERVICE_CLIENT_SECRET"),
+		publicURL:                getenv("PUBLIC_URL"),
+	}
+	var err error
+	if s.dpop, err = middleware.ParseDPoPMode(getenv("DPOP")); err != nil {
+		return s, err
 	}
 	s.memcacheServers = list(getenv("MEMCACHE_SERVERS"))
 	if len(s.loginScopes) == 0 {
@@ -105,6 +113,14 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		tokenService = &authn.TokenServiceConfig{URL: strings.TrimSuffix(s.tokenService, "/") + "/introspect",
 			ClientID: s.tokenServiceClientID, ClientSecret: s.tokenServiceClientSecret}
 	}
+	// Listen first: the address is the default PUBLIC_URL that DPoP proofs
+	// name.
+	l, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	public := publicURLOf(s, l.Addr().String())
 	gate, err := authn.Setup(setupCtx, authn.SetupConfig{
 		Issuers:         issuers,
 		MemcacheServers: s.memcacheServers,
@@ -112,19 +128,16 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		Secret:          s.secret,
 		LoginScopes:     s.loginScopes,
 		TokenService:    tokenService,
+		DPoP:            s.dpop,
+		PublicURL:       public,
 	}, authn.WithEnricher("datasets-v1", datasets{}), authn.WithRegisterer(reg), authn.WithLogger(logger))
 	if err != nil {
 		return err
 	}
 	defer gate.Close()
-	l, err := net.Listen("tcp", s.addr)
-	if err != nil {
-		return err
-	}
 	api := "http://" + l.Addr().String()
 	lodging, err := startLodging(setupCtx, s, gate, api)
 	if err != nil {
-		l.Close()
 		return fmt.Errorf("starting the connections to RoomSMart: %w", err)
 	}
 	defer lodging.Close()
@@ -136,6 +149,9 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 	fmt.Fprintf(out, "accepting tokens of %s for %s\n", strings.Join(s.issuers, ", "), strings.Join(s.audiences, ", "))
 	if s.tokenService != "" {
 		fmt.Fprintf(out, "validating tokens through the token service at %s\n", s.tokenService)
+	}
+	if s.dpop != middleware.DPoPOff {
+		fmt.Fprintf(out, "DPoP %s: each proof's htu must be %s followed by the request's path\n", s.dpop, public)
 	}
 	if idp != nil {
 		printDemo(out, idp, api)

@@ -35,23 +35,60 @@ var (
 // validators): a cache hit proves a token already passed, and checking every
 // byte of every request here cost more than hashing it.
 func FromHeader(h http.Header, maxBytes int) (string, error) {
+	scheme, token, err := authorization(h, maxBytes)
+	if err != nil {
+		return "", err
+	}
+	if !strings.EqualFold(scheme, SchemeBearer) {
+		return "", ErrMissing
+	}
+	return Shape(token, maxBytes)
+}
+
+// The authentication schemes Credentials tells apart, as challenges name
+// them.
+const (
+	SchemeBearer = "Bearer" // RFC 6750
+	SchemeDPoP   = "DPoP"   // RFC 9449 §7.1: a DPoP-bound token, with a proof in the DPoP header
+)
+
+// Credentials is FromHeader for the Bearer and DPoP schemes: it also
+// returns which of them the header used, SchemeBearer or SchemeDPoP — with
+// the error, too, when the header's scheme is known but its token is
+// malformed. A header with another scheme counts as no token.
+func Credentials(h http.Header, maxBytes int) (scheme, token string, err error) {
+	scheme, token, err = authorization(h, maxBytes)
+	switch {
+	case err != nil:
+		return "", "", err
+	case strings.EqualFold(scheme, SchemeBearer):
+		scheme = SchemeBearer
+	case strings.EqualFold(scheme, SchemeDPoP):
+		scheme = SchemeDPoP
+	default:
+		return "", "", ErrMissing
+	}
+	token, err = Shape(token, maxBytes)
+	return scheme, token, err
+}
+
+// authorization splits the request's one Authorization header into its
+// scheme and credentials.
+func authorization(h http.Header, maxBytes int) (scheme, credentials string, err error) {
 	values := h.Values("Authorization")
 	switch len(values) {
 	case 0:
-		return "", ErrMissing
+		return "", "", ErrMissing
 	case 1:
 	default:
-		return "", ErrMultiple
+		return "", "", ErrMultiple
 	}
 	v := values[0]
 	if len(v) > maxBytes+len("Bearer ") {
-		return "", ErrTooLarge
+		return "", "", ErrTooLarge
 	}
-	scheme, token, _ := strings.Cut(v, " ")
-	if !strings.EqualFold(scheme, "Bearer") {
-		return "", ErrMissing
-	}
-	return Shape(strings.TrimLeft(token, " "), maxBytes)
+	scheme, credentials, _ = strings.Cut(v, " ")
+	return scheme, strings.TrimLeft(credentials, " "), nil
 }
 
 // Shape returns token if it is one non-empty token of at most maxBytes,
@@ -112,14 +149,28 @@ var tokenChars = func() (t [256]bool) {
 // out empty attributes. Characters a quoted-string may not carry (RFC 6750
 // §3: only %x20-21 / %x23-5B / %x5D-7E) are dropped.
 func Challenge(realm, code, description, scope string) string {
+	return challenge(SchemeBearer, realm, code, description, scope, "")
+}
+
+// DPoPChallenge returns a DPoP challenge (RFC 9449 §7.1): DPoP realm="…",
+// error="…", error_description="…", scope="…", algs="…", leaving out empty
+// attributes, as Challenge does. algs is the space-separated list of
+// accepted proof algorithms.
+func DPoPChallenge(realm, code, description, scope, algs string) string {
+	return challenge(SchemeDPoP, realm, code, description, scope, algs)
+}
+
+func challenge(scheme, realm, code, description, scope, algs string) string {
 	var b strings.Builder
-	b.WriteString(`Bearer realm="`)
+	b.WriteString(scheme)
+	b.WriteString(` realm="`)
 	b.WriteString(sanitize(realm))
 	b.WriteByte('"')
 	for _, attr := range [...]struct{ name, value string }{
 		{"error", code},
 		{"error_description", description},
 		{"scope", scope},
+		{"algs", algs},
 	} {
 		if attr.value == "" {
 			continue
