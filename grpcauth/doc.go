@@ -16,7 +16,8 @@
 //
 //	no token                        Unauthenticated   (HTTP 401)
 //	malformed authorization         InvalidArgument   (400)
-//	invalid token                   Unauthenticated   (401)
+//	invalid token (too large, or
+//	DPoP-bound without its proof)   Unauthenticated   (401)
 //	provider unreachable            Unavailable       (503), RetryInfo and grpc-retry-pushback-ms
 //	rule refused                    PermissionDenied  (403)
 //	client gone, deadline passed    Canceled, DeadlineExceeded

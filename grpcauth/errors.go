@@ -30,7 +30,8 @@ const ErrorDomain = "authgate"
 //
 //	no token                        Unauthenticated
 //	malformed authorization         InvalidArgument   INVALID_REQUEST
-//	invalid token                   Unauthenticated   INVALID_TOKEN
+//	invalid token (too large, or
+//	DPoP-bound without its proof)   Unauthenticated   INVALID_TOKEN
 //	provider unreachable            Unavailable       TEMPORARILY_UNAVAILABLE, RetryInfo
 //	rule refused                    PermissionDenied  INSUFFICIENT_SCOPE
 //	client gone, deadline passed    Canceled, DeadlineExceeded

@@ -222,11 +222,22 @@ func (i *Interceptor) authenticate(ctx context.Context, pol *policy) (context.Co
 		if !i.cfg.Optional {
 			return ctx, nil, &Error{Code: codes.Unauthenticated, Description: "a bearer token is required", Err: err}
 		}
+	case errors.Is(err, bearer.ErrTooLarge):
+		// A token the service will not accept, as the HTTP middleware and
+		// the validators answer it.
+		return ctx, nil, &Error{Code: codes.Unauthenticated, Reason: ReasonInvalidToken, Description: describe(claims.ReasonTooLarge), Err: err}
 	case err != nil:
 		return ctx, nil, &Error{Code: codes.InvalidArgument, Reason: ReasonInvalidRequest, Description: err.Error(), Err: err}
 	default:
 		if p, err = i.auth.Authenticate(ctx, token); err != nil {
 			return ctx, nil, i.authError(ctx, err)
+		}
+		if p.Confirmation.Bound() {
+			// A DPoP-bound token (RFC 9449) is good only with a proof of
+			// its key, which gRPC metadata does not carry here: as a bearer
+			// token it is refused, as the HTTP middleware refuses it.
+			return ctx, nil, &Error{Code: codes.Unauthenticated, Reason: ReasonInvalidToken,
+				Description: "a DPoP-bound token cannot be used as a bearer token", Err: errBoundAsBearer}
 		}
 		ctx = claims.NewContext(ctx, p)
 	}
@@ -250,6 +261,9 @@ func (i *Interceptor) token(ctx context.Context) (string, error) {
 	}
 	return bearer.FromHeader(http.Header{"Authorization": values}, i.cfg.MaxTokenBytes)
 }
+
+// errBoundAsBearer is the cause of refusing a DPoP-bound token.
+var errBoundAsBearer = errors.New("grpcauth: a DPoP-bound token presented as a bearer token")
 
 // authError maps an Authenticator error to the answer: the one place where
 // the kinds of failure become gRPC codes.

@@ -34,6 +34,7 @@ func TestUnary(t *testing.T) {
 		c["iat"] = e.idp.Now().Add(-2 * time.Hour).Unix()
 		c["exp"] = e.idp.Now().Add(-time.Hour).Unix()
 	})
+	bound := e.alice(func(c map[string]any) { c["cnf"] = map[string]any{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"} })
 	forged, err := e.idp.Mint(map[string]any{"iss": e.idp.Issuer(), "sub": "auth0|alice", "aud": idptest.DemoAPI,
 		"exp": e.idp.Now().Add(time.Hour).Unix()}, idptest.WithUnpublishedKey())
 	if err != nil {
@@ -54,7 +55,8 @@ func TestUnary(t *testing.T) {
 		{"two values", []string{bearer(alice), bearer(alice)}, codes.InvalidArgument, "INVALID_REQUEST", "more than one bearer token"},
 		{"two tokens in one value", []string{bearer(alice + " " + alice)}, codes.InvalidArgument, "INVALID_REQUEST", "bearer credential must be one token"},
 		{"empty credential", []string{"Bearer "}, codes.InvalidArgument, "INVALID_REQUEST", "bearer credential must be one token"},
-		{"too large", []string{bearer(strings.Repeat("a", 16<<10+1))}, codes.InvalidArgument, "INVALID_REQUEST", "bearer token too large"},
+		{"too large", []string{bearer(strings.Repeat("a", 16<<10+1))}, codes.Unauthenticated, "INVALID_TOKEN", "the access token is invalid"},
+		{"DPoP-bound, as a bearer token", []string{bearer(bound)}, codes.Unauthenticated, "INVALID_TOKEN", "a DPoP-bound token cannot be used as a bearer token"},
 		{"expired", []string{bearer(expired)}, codes.Unauthenticated, "INVALID_TOKEN", "the access token expired"},
 		{"unknown key", []string{bearer(forged)}, codes.Unauthenticated, "INVALID_TOKEN", "the access token is invalid"},
 		{"not a JWT", []string{bearer("not-a-jwt")}, codes.Unauthenticated, "INVALID_TOKEN", "the access token is invalid"},
