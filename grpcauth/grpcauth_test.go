@@ -34,7 +34,9 @@ func TestUnary(t *testing.T) {
 		c["iat"] = e.idp.Now().Add(-2 * time.Hour).Unix()
 		c["exp"] = e.idp.Now().Add(-time.Hour).Unix()
 	})
-	bound := e.alice(func(c map[string]any) { c["cnf"] = map[string]any{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"} })
+	bound := e.alice(func(c map[string]any) {
+		c["cnf"] = map[string]any{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}
+	})
 	forged, err := e.idp.Mint(map[string]any{"iss": e.idp.Issuer(), "sub": "auth0|alice", "aud": idptest.DemoAPI,
 		"exp": e.idp.Now().Add(time.Hour).Unix()}, idptest.WithUnpublishedKey())
 	if err != nil {
