@@ -115,14 +115,47 @@ func startLodging(ctx context.Context, s settings, gate *authn.Gate, api string)
 		return nil, err
 	}
 	if gate.Refresh != nil {
-		// The service's own login by authorization code: Auth0's
-		// authorization endpoint is the issuer's /authorize.
+		// The service's own login by authorization code, at the endpoint
+		// the provider's discovery document names.
+		authURL, err := authorizationEndpoint(ctx, s.issuer())
+		if err != nil {
+			return nil, err
+		}
 		l.login, err = connections.NewFlow(c, connections.Party{
-			Name: "login", AuthURL: strings.TrimSuffix(s.issuer(), "/") + "/authorize", ClientID: s.clientID,
+			Name: "login", AuthURL: authURL, ClientID: s.clientID,
 			RedirectURL: api + "/auth/callback", Scopes: s.loginScopes, Audience: s.audience(),
 		}, flows)
+		if err != nil {
+			return nil, err
+		}
 	}
-	return l, err
+	return l, nil
+}
+
+// authorizationEndpoint reads the issuer's authorization endpoint from its
+// OpenID discovery document: Auth0's is /authorize, oidc-provider's /auth,
+// Keycloak's /protocol/openid-connect/auth.
+func authorizationEndpoint(ctx context.Context, issuer string) (string, error) {
+	u := strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("finding the authorization endpoint: %w", err)
+	}
+	defer resp.Body.Close()
+	var md struct {
+		AuthorizationEndpoint string `json:"authorization_endpoint"`
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("finding the authorization endpoint: GET %s: %s", u, resp.Status)
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&md); err != nil || md.AuthorizationEndpoint == "" {
+		return "", fmt.Errorf("finding the authorization endpoint: %s names none", u)
+	}
+	return md.AuthorizationEndpoint, nil
 }
 
 // serveRoomSMartAPI runs RoomSMart's booking API on loopback, behind
