@@ -77,6 +77,8 @@ type interop struct {
 	logDir   string
 }
 
+var errNoNode = errors.New("node is not on PATH: run scripts/ensure-node.sh (make interop does)")
+
 // loginScopes are the scopes the venue asks at login (LOGIN_SCOPES).
 const loginScopes = "openid offline_access read:venues book:venues read:datasets"
 

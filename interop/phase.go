@@ -41,6 +41,9 @@ func (ph phase) env(issuer string) map[string]string {
 	return env
 }
 
+// label names a step of the phase.
+func (ph phase) label(step string) string { return ph.name + ": " + step }
+
 // session is a login through the venue: the access token the client
 // holds, and the refresh token the venue holds (seen by the tap).
 type session struct {
@@ -51,7 +54,7 @@ type session struct {
 // phase runs every step against one venue.
 func (x *interop) phase(ph phase) {
 	r, ctx := x.r, x.ctx
-	name := func(s string) string { return ph.name + ": " + s }
+	name := ph.label
 	kind := map[bool]string{true: "JWT (RFC 9068)", false: "opaque (RFC 7662 introspection)"}[ph.jwt]
 	r.section(fmt.Sprintf("%s access tokens: venue at http://%s, AUDIENCE %s, CLIENT_ID %s", kind, ph.addr, ph.resource, ph.client.ID))
 
@@ -305,7 +308,7 @@ func (x *interop) format(ph phase, token, clientID string) (string, error) {
 // client for the venue's resource, and one for another resource.
 func (x *interop) machine(ph phase, api venueAPI) {
 	r, ctx := x.r, x.ctx
-	name := func(s string) string { return ph.name + ": " + s }
+	name := ph.label
 	m := x.info.Clients.Machine
 	var token string
 	if !r.step(name("client credentials token from the provider"), func() (string, error) {
@@ -378,7 +381,7 @@ func (x *interop) clientCredentials(resource string) (string, error) {
 // that have expired: each must be 401.
 func (x *interop) forgeries(ph phase, api venueAPI) {
 	r, ctx := x.r, x.ctx
-	name := func(s string) string { return ph.name + ": " + s }
+	name := ph.label
 	refused := func(token string) (string, error) {
 		a, err := api.expect(ctx, http.MethodGet, "/v1/whoami", token, http.StatusUnauthorized)
 		return a.String(), err

@@ -6,10 +6,12 @@
 //     azp), the other opaque access tokens, answered at RFC 7662
 //     introspection;
 //   - two first-party clients of the venue (authorization code with PKCE,
-//     refresh tokens rotated at every use), one per resource: a client that
-//     names no resource gets its own (defaultResource), as the venue, like
-//     Auth0 clients, names its API with `audience`, which RFC 8707
-//     providers ignore;
+//     refresh tokens rotated at every use), one per resource. Two settings
+//     stand in for what the venue does not send: it names its API with
+//     Auth0's `audience`, which RFC 8707 providers ignore, so a client that
+//     names no resource gets its own (defaultResource, useGrantedResource);
+//     and it asks offline_access without prompt=consent, so its clients
+//     get refresh tokens by issueRefreshToken;
 //   - a machine client (client_credentials with `resource`);
 //   - introspection (for the venue's clients only) and revocation, both with
 //     client authentication;
@@ -179,12 +181,11 @@ const provider = new Provider(issuer, {
 });
 
 // The interaction API, JSON for a scripted user agent:
-//   GET  /interaction/:uid          what is asked: {uid, prompt, client_id, scope, missing}
+//   GET  /interaction/:uid          what is asked: {uid, prompt, client_id, scope}
 //   POST /interaction/:uid/login    form username, password: 303 back to the provider, or 401
 //   POST /interaction/:uid/confirm  grants what the client asked: 303 back to the provider
-//   POST /interaction/:uid/abort    access_denied: 303 back to the provider
 provider.use(async (ctx, next) => {
-  const m = /^\/interaction\/([\w-]+)(?:\/(login|confirm|abort))?$/.exec(ctx.path);
+  const m = /^\/interaction\/([\w-]+)(?:\/(login|confirm))?$/.exec(ctx.path);
   if (!m) {
     await next();
     return;
@@ -197,7 +198,7 @@ provider.use(async (ctx, next) => {
   let result;
   switch (`${ctx.method} ${action ?? ''}`) {
     case 'GET ':
-      ctx.body = { uid, prompt: prompt.name, reasons: prompt.reasons, client_id: params.client_id, scope: params.scope, missing: prompt.details };
+      ctx.body = { uid, prompt: prompt.name, client_id: params.client_id, scope: params.scope };
       return;
     case 'POST login': {
       if (prompt.name !== 'login') throw new errors.InvalidRequest('not a login prompt');
@@ -224,9 +225,6 @@ provider.use(async (ctx, next) => {
       result = { consent: { grantId: await grant.save() } };
       break;
     }
-    case 'POST abort':
-      result = { error: 'access_denied', error_description: 'the user refused' };
-      break;
     default:
       ctx.status = 405;
       return;
@@ -266,6 +264,9 @@ console.log(JSON.stringify({
   },
 }));
 
-const stop = () => server.close(() => process.exit(0));
+const stop = () => {
+  server.close(() => process.exit(0));
+  server.closeAllConnections();
+};
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
