@@ -67,7 +67,6 @@ func main() {
 
 // interop is one run's shared state.
 type interop struct {
-	ctx      context.Context
 	r        *report
 	tap      *tap
 	provider *proc
@@ -120,16 +119,16 @@ func run(ctx context.Context, repo, logDir string, r *report) error {
 
 	phases[0].resource, phases[0].other, phases[0].client = info.Resources.JWT, info.Resources.Opaque, info.Clients.JWT
 	phases[1].resource, phases[1].other, phases[1].client = info.Resources.Opaque, info.Resources.JWT, info.Clients.Opaque
-	x := &interop{ctx: ctx, r: r, tap: t, provider: prov, info: info, tokenURL: "http://" + info.Listen + tokenPath, logDir: logDir}
+	x := &interop{r: r, tap: t, provider: prov, info: info, tokenURL: "http://" + info.Listen + tokenPath, logDir: logDir}
 
 	r.section(fmt.Sprintf("oidc-provider %s (node %s) at %s", version.Version, nodeVersion(), issuer))
-	r.step("provider: discovery", x.discovery)
+	r.step("provider: discovery", func() (string, error) { return x.discovery(ctx) })
 	if x.venueBin, err = buildVenue(ctx, repo, logDir); err != nil {
 		return err
 	}
-	r.step("venue refuses the issuer spelled with a trailing slash", x.trailingSlash)
+	r.step("venue refuses the issuer spelled with a trailing slash", func() (string, error) { return x.trailingSlash(ctx) })
 	for _, ph := range phases {
-		x.phase(ph)
+		x.phase(ctx, ph)
 	}
 	return nil
 }
@@ -143,7 +142,7 @@ func nodeVersion() string {
 }
 
 // discovery checks the provider's document as the venue will read it.
-func (x *interop) discovery() (string, error) {
+func (x *interop) discovery(ctx context.Context) (string, error) {
 	var md struct {
 		Issuer                string `json:"issuer"`
 		AuthorizationEndpoint string `json:"authorization_endpoint"`
@@ -152,7 +151,7 @@ func (x *interop) discovery() (string, error) {
 		RevocationEndpoint    string `json:"revocation_endpoint"`
 		JWKSURI               string `json:"jwks_uri"`
 	}
-	if err := getJSON(x.ctx, x.info.Issuer+"/.well-known/openid-configuration", &md); err != nil {
+	if err := getJSON(ctx, x.info.Issuer+"/.well-known/openid-configuration", &md); err != nil {
 		return "", err
 	}
 	if md.Issuer != x.info.Issuer {
@@ -172,7 +171,7 @@ func (x *interop) discovery() (string, error) {
 	var set struct {
 		Keys []struct{ Kty, Alg, Kid, Use string }
 	}
-	if err := getJSON(x.ctx, md.JWKSURI, &set); err != nil {
+	if err := getJSON(ctx, md.JWKSURI, &set); err != nil {
 		return "", err
 	}
 	var keys []string
@@ -202,14 +201,14 @@ func getJSON(ctx context.Context, u string, v any) error {
 
 // trailingSlash starts a venue with the issuer spelled with a trailing
 // slash (Auth0's habit): Setup must refuse it, naming both spellings.
-func (x *interop) trailingSlash() (string, error) {
+func (x *interop) trailingSlash(ctx context.Context) (string, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return "", err
 	}
 	ph := phase{name: "trailing-slash", addr: addr, resource: x.info.Resources.JWT, client: x.info.Clients.JWT}
 	env := ph.env(x.info.Issuer + "/")
-	p, err := startVenue(x.ctx, x.venueBin, x.logDir, "venue-trailing-slash", env)
+	p, err := startVenue(ctx, x.venueBin, x.logDir, "venue-trailing-slash", env)
 	if p == nil {
 		return "", err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -52,8 +53,8 @@ type session struct {
 }
 
 // phase runs every step against one venue.
-func (x *interop) phase(ph phase) {
-	r, ctx := x.r, x.ctx
+func (x *interop) phase(ctx context.Context, ph phase) {
+	r := x.r
 	name := ph.label
 	kind := map[bool]string{true: "JWT (RFC 9068)", false: "opaque (RFC 7662 introspection)"}[ph.jwt]
 	r.section(fmt.Sprintf("%s access tokens: venue at http://%s, AUDIENCE %s, CLIENT_ID %s", kind, ph.addr, ph.resource, ph.client.ID))
@@ -82,7 +83,7 @@ func (x *interop) phase(ph phase) {
 	if !r.step(name("login by authorization code + PKCE through the venue"), func() (string, error) {
 		var detail string
 		var err error
-		s1, detail, err = x.login(ph, api)
+		s1, detail, err = x.login(ctx, ph, api)
 		return detail, err
 	}) {
 		r.skip(name("the steps of a logged-in user"), "the login")
@@ -123,7 +124,7 @@ func (x *interop) phase(ph phase) {
 		if !r.step(name("refresh: new access token, refresh token rotated"), func() (string, error) {
 			var detail string
 			var err error
-			s2, detail, err = x.refresh(ph, api, s1)
+			s2, detail, err = x.refresh(ctx, ph, api, s1)
 			return detail, err
 		}) {
 			r.skip(name("the steps after a refresh"), "the refresh")
@@ -165,7 +166,7 @@ func (x *interop) phase(ph phase) {
 				return "POST /auth/refresh " + a.String(), err
 			})
 			r.step(name("after logout the provider refuses the refresh token"), func() (string, error) {
-				return x.refusedAtProvider(ph, s2.refresh, "refresh token not found")
+				return x.refusedAtProvider(ctx, ph, s2.refresh, "refresh token not found")
 			})
 		}
 	}
@@ -176,16 +177,16 @@ func (x *interop) phase(ph phase) {
 	if !r.step(name("second login"), func() (string, error) {
 		var detail string
 		var err error
-		if s3, detail, err = x.login(ph, api); err != nil {
+		if s3, detail, err = x.login(ctx, ph, api); err != nil {
 			return "", err
 		}
-		s4, _, err = x.refresh(ph, api, s3)
+		s4, _, err = x.refresh(ctx, ph, api, s3)
 		return detail + "; refreshed once", err
 	}) {
 		r.skip(name("refresh-token reuse"), "the second login")
 	} else {
 		r.step(name("provider refuses reuse of the rotated refresh token"), func() (string, error) {
-			return x.refusedAtProvider(ph, s3.refresh, "refresh token already used")
+			return x.refusedAtProvider(ctx, ph, s3.refresh, "refresh token already used")
 		})
 		r.step(name("reuse revoked the family: the venue's refresh is refused"), func() (string, error) {
 			m := x.tap.mark()
@@ -197,14 +198,14 @@ func (x *interop) phase(ph phase) {
 		})
 	}
 
-	x.machine(ph, api)
-	x.forgeries(ph, api)
+	x.machine(ctx, ph, api)
+	x.forgeries(ctx, ph, api)
 }
 
 // login logs the test user in through the venue with a fresh browser.
-func (x *interop) login(ph phase, api venueAPI) (session, string, error) {
+func (x *interop) login(ctx context.Context, ph phase, api venueAPI) (session, string, error) {
 	m := x.tap.mark()
-	t, prompts, err := newBrowser(x.info.User.Username, x.info.User.Password).login(x.ctx, api.base)
+	t, prompts, err := newBrowser(x.info.User.Username, x.info.User.Password).login(ctx, api.base)
 	if err != nil {
 		return session{}, "", err
 	}
@@ -231,9 +232,9 @@ func (x *interop) login(ph phase, api venueAPI) (session, string, error) {
 // refresh refreshes s through the venue: the venue must present s's
 // refresh token and get a new one (rotation), and the new access token
 // must be accepted.
-func (x *interop) refresh(ph phase, api venueAPI, s session) (session, string, error) {
+func (x *interop) refresh(ctx context.Context, ph phase, api venueAPI, s session) (session, string, error) {
 	m := x.tap.mark()
-	t, a, err := api.tokens(x.ctx, "/auth/refresh", s.access)
+	t, a, err := api.tokens(ctx, "/auth/refresh", s.access)
 	switch {
 	case err != nil:
 		return session{}, "", err
@@ -258,7 +259,7 @@ func (x *interop) refresh(ph phase, api venueAPI, s session) (session, string, e
 	case gs[0].RefreshOut == "" || gs[0].RefreshOut == s.refresh:
 		return session{}, "", errors.New("the provider did not rotate the refresh token")
 	}
-	p, err := api.whoami(x.ctx, t.AccessToken)
+	p, err := api.whoami(ctx, t.AccessToken)
 	if err == nil {
 		err = p.expect("user", x.info.User.ID, ph.client.ID, x.info.Issuer, "read:venues")
 	}
@@ -273,9 +274,9 @@ func (x *interop) refresh(ph phase, api venueAPI, s session) (session, string, e
 // client: it must be refused with invalid_grant, for the reason the
 // provider's event log must give (its answer says only "grant request is
 // invalid").
-func (x *interop) refusedAtProvider(ph phase, refreshToken, reason string) (string, error) {
+func (x *interop) refusedAtProvider(ctx context.Context, ph phase, refreshToken, reason string) (string, error) {
 	events := x.provider.stdoutMark()
-	status, a, err := tokenRequest(x.ctx, x.tokenURL, ph.client, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}})
+	status, a, err := tokenRequest(ctx, x.tokenURL, ph.client, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}})
 	if err != nil {
 		return "", err
 	}
@@ -306,14 +307,14 @@ func (x *interop) format(ph phase, token, clientID string) (string, error) {
 
 // machine runs the client-credentials steps: a token of the machine
 // client for the venue's resource, and one for another resource.
-func (x *interop) machine(ph phase, api venueAPI) {
-	r, ctx := x.r, x.ctx
+func (x *interop) machine(ctx context.Context, ph phase, api venueAPI) {
+	r := x.r
 	name := ph.label
 	m := x.info.Clients.Machine
 	var token string
 	if !r.step(name("client credentials token from the provider"), func() (string, error) {
 		var err error
-		token, err = x.clientCredentials(ph.resource)
+		token, err = x.clientCredentials(ctx, ph.resource)
 		if err != nil {
 			return "", err
 		}
@@ -355,7 +356,7 @@ func (x *interop) machine(ph phase, api venueAPI) {
 		return a.String(), err
 	})
 	r.step(name("a token for another resource is refused"), func() (string, error) {
-		other, err := x.clientCredentials(ph.other)
+		other, err := x.clientCredentials(ctx, ph.other)
 		if err != nil {
 			return "", err
 		}
@@ -365,8 +366,8 @@ func (x *interop) machine(ph phase, api venueAPI) {
 }
 
 // clientCredentials asks the provider for a machine token for resource.
-func (x *interop) clientCredentials(resource string) (string, error) {
-	status, a, err := tokenRequest(x.ctx, x.tokenURL, x.info.Clients.Machine, url.Values{
+func (x *interop) clientCredentials(ctx context.Context, resource string) (string, error) {
+	status, a, err := tokenRequest(ctx, x.tokenURL, x.info.Clients.Machine, url.Values{
 		"grant_type": {"client_credentials"}, "resource": {resource}, "scope": {"read:venues book:venues"}})
 	if err != nil {
 		return "", err
@@ -379,8 +380,8 @@ func (x *interop) clientCredentials(resource string) (string, error) {
 
 // forgeries presents tokens the provider did not issue as they are, or
 // that have expired: each must be 401.
-func (x *interop) forgeries(ph phase, api venueAPI) {
-	r, ctx := x.r, x.ctx
+func (x *interop) forgeries(ctx context.Context, ph phase, api venueAPI) {
+	r := x.r
 	name := ph.label
 	refused := func(token string) (string, error) {
 		a, err := api.expect(ctx, http.MethodGet, "/v1/whoami", token, http.StatusUnauthorized)
@@ -392,7 +393,7 @@ func (x *interop) forgeries(ph phase, api venueAPI) {
 		})
 		return
 	}
-	token, err := x.clientCredentials(ph.resource)
+	token, err := x.clientCredentials(ctx, ph.resource)
 	j, ok := parseJWT(token)
 	if err != nil || !ok {
 		r.skip(name("forged tokens"), "a machine JWT to forge from")
@@ -408,7 +409,7 @@ func (x *interop) forgeries(ph phase, api venueAPI) {
 	})
 	r.step(name(`a token with alg "none" is refused`), func() (string, error) { return refused(j.unsigned()) })
 	r.step(name("an expired token signed by the provider is refused"), func() (string, error) {
-		expired, err := x.clientCredentials(x.info.Resources.ExpiredFixture)
+		expired, err := x.clientCredentials(ctx, x.info.Resources.ExpiredFixture)
 		if err != nil {
 			return "", err
 		}
