@@ -9,7 +9,7 @@ COUNT ?= 6
 # Flags for `make loadtest`, e.g. LOADTEST_FLAGS='-kill-memcached-at 15s'.
 LOADTEST_FLAGS ?=
 
-.PHONY: test deps vet staticcheck vulncheck bench loadtest fuzz
+.PHONY: test deps vet staticcheck vulncheck bench loadtest fuzz interop
 
 # Installs memcached, PostgreSQL and nginx when missing (apt-get, as root),
 # then vets, runs staticcheck and runs every test with the race detector;
@@ -29,13 +29,14 @@ vet:
 	$(GO) vet ./...
 	cd grpcauth && $(GO) vet ./...
 	cd bench && $(GO) vet ./...
+	cd interop && $(GO) vet ./...
 
 # staticcheck at the version pinned in go.mod's tool block, over the three
 # modules (the other two use the main module's build of it: `go tool -n`
 # prints its path).
 staticcheck:
 	$(GO) tool staticcheck ./...
-	sc=$$($(GO) tool -n staticcheck) && cd grpcauth && $$sc ./... && cd ../bench && $$sc ./...
+	sc=$$($(GO) tool -n staticcheck) && cd grpcauth && $$sc ./... && cd ../bench && $$sc ./... && cd ../interop && $$sc ./...
 
 # govulncheck (pinned in go.mod) over the library's two modules. It needs
 # the Go vulnerability database, which this project's machines and CI cannot
@@ -57,6 +58,16 @@ bench: deps
 # Drives the venue example over loopback: see bench/README.md.
 loadtest: deps
 	cd bench && $(GO) run ./cmd/loadtest $(LOADTEST_FLAGS)
+
+# Runs the venue example against panva's oidc-provider (npm, pinned in
+# interop/oidc-provider/package-lock.json) with JWT and opaque access
+# tokens, and reports each step: see README.md, "Interop run". Needs Node.js
+# and npm (scripts/ensure-node.sh); not part of `make test`, whose CI is Go
+# only, but it must pass.
+interop:
+	@./scripts/ensure-node.sh
+	cd interop/oidc-provider && npm ci --no-audit --no-fund --loglevel=error
+	cd interop && $(GO) run . -repo ..
 
 # Runs each fuzz target for FUZZTIME.
 fuzz:

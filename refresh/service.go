@@ -339,20 +339,23 @@ func (s *Service) finish(ctx context.Context, o op, err error) {
 // remember stores tok's refresh token under its access token, as the first
 // login of a new family.
 func (s *Service) remember(ctx context.Context, tok *oauth2.Token) (*Tokens, error) {
-	if tok.RefreshToken == "" {
-		s.o.logger.Warn("refresh: the provider issued no refresh token; ask for offline_access")
-		return s.tokens(tok), nil
-	}
 	p, err := s.verifyNew(ctx, tok.AccessToken)
 	if err != nil {
-		// Nobody will hold this refresh token: revoke it.
-		s.revokeOrphan(ctx, tok.RefreshToken, "")
+		if tok.RefreshToken != "" {
+			// Nobody will hold this refresh token: revoke it.
+			s.revokeOrphan(ctx, tok.RefreshToken, "")
+		}
 		if errors.Is(err, claims.ErrInvalidToken) {
 			// A token fresh from the provider that does not verify is the
 			// service's configuration (audience, issuer), not the user's.
 			return nil, fmt.Errorf("%w: a new access token does not verify: %w", ErrMisconfigured, err)
 		}
 		return nil, fmt.Errorf("refresh: verifying a new access token: %w", err)
+	}
+	if tok.RefreshToken == "" {
+		s.o.logger.Warn("refresh: the provider issued no refresh token: the login ends with its access token " +
+			"(ask for offline_access; OpenID providers may also want prompt=consent, or a setting to issue one)")
+		return s.tokens(tok), nil
 	}
 	rec := &record{
 		RefreshToken: tok.RefreshToken,

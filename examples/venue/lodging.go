@@ -124,8 +124,11 @@ func startLodging(ctx context.Context, s settings, gate *authn.Gate, api string)
 			Name: "login", AuthURL: md.AuthorizationEndpoint, ClientID: s.clientID,
 			RedirectURL: api + "/auth/callback", Scopes: s.loginScopes, Audience: s.audience(),
 		}, flows)
+		if err != nil {
+			return nil, err
+		}
 	}
-	return l, err
+	return l, nil
 }
 
 // serveRoomSMartAPI runs RoomSMart's booking API on loopback, behind

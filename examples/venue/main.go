@@ -35,9 +35,9 @@
 // the service books rooms for them. With the service's own client
 // configured, users can also log in by authorization code (PKCE) at
 // GET /auth/authorize (optional organization and login_hint), which
-// redirects to the provider's authorization endpoint, and GET
-// /auth/callback, which answers the access token; the refresh token stays
-// on the server.
+// redirects to the provider's authorization endpoint (from its discovery
+// document), and GET /auth/callback, which answers the access token; the
+// refresh token stays on the server.
 package main
 
 import (

@@ -1,0 +1,3 @@
+module github.com/authgate/authgate/interop
+
+go 1.26.0
