@@ -624,3 +624,24 @@ func TestExchangeCode(t *testing.T) {
 		t.Errorf("a code used twice: %v, want ErrLoginRequired", err)
 	}
 }
+
+// TestNewTokenThatDoesNotVerify: a login whose new access token the service
+// cannot check (no audience asked: the provider answers with an opaque
+// token, and the service has no token cache to check it with) is the
+// service's configuration at fault — 502 — with a refresh token or without
+// one.
+func TestNewTokenThatDoesNotVerify(t *testing.T) {
+	for name, scopes := range map[string][]string{
+		"with a refresh token":    {"openid", "offline_access"},
+		"without a refresh token": {"openid"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t)
+			srv := e.server(e.serviceWith(func(c *refresh.Config) { c.Audience, c.Scopes = "", scopes }))
+			a := post(t, srv.URL+"/auth/login", nil, url.Values{"username": {"alice"}, "password": {"alice-password"}})
+			if a.status != 502 {
+				t.Fatalf("login with a token that does not verify: %d %v, want 502", a.status, a.body)
+			}
+		})
+	}
+}
