@@ -31,3 +31,28 @@ func ExampleFromContext() {
 	}
 	// Output: hello auth0|alice
 }
+
+// A Dex access token names no authorized party and no scopes: the Dex
+// preset takes the party from its single audience, the client id, so the
+// service's own app makes users, not partners.
+func ExampleMapping_Decode_preset() {
+	m := claims.Mapping{Preset: claims.PresetDex, FirstPartyClients: []string{"venue-app"}}
+	p, err := m.Decode([]byte(`{"iss":"https://dex.example/dex","sub":"CgVhbGljZRIFbG9jYWw","aud":"venue-app","groups":["bookers"],"exp":1763942400}`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(p.AuthorizedParty, p.Kind, p.HasPermission("bookers"))
+	// Output: venue-app user true
+}
+
+func ExampleParsePreset() {
+	preset, err := claims.ParsePreset("keycloak") // e.g. from CLAIMS_PRESET
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	m := claims.Mapping{Preset: preset, RolesClient: "venue-api", FirstPartyClients: []string{"venue-app"}}
+	fmt.Println(m.Preset, m.Check())
+	// Output: keycloak <nil>
+}

@@ -12,22 +12,41 @@ import (
 )
 
 // Mapping says where a provider puts what authgate reads, and which clients
-// are the service's own. The zero Mapping reads Auth0's claim names. A Mapping
-// is not changed by Decode and is safe for concurrent use.
+// are the service's own. The zero Mapping reads Auth0's tokens; Preset picks
+// another provider's (see [Preset] for where each reads what), and the other
+// fields adjust it:
+//
+//	m := claims.Mapping{Preset: claims.PresetDex, FirstPartyClients: []string{"venue-app"}}
+//
+// A Mapping is not changed by Decode and is safe for concurrent use.
 type Mapping struct {
-	// OrgIDClaim names the organization id claim; default "org_id".
+	// Preset is the provider whose tokens are read. Default PresetAuth0.
+	Preset Preset
+	// OrgIDClaim names the organization id claim. Default: the preset's
+	// ("org_id" at Auth0, "tid" at Entra, none elsewhere).
 	OrgIDClaim string
-	// OrgNameClaim names the organization name claim; default "org_name".
+	// OrgNameClaim names the organization name claim. Default: the
+	// preset's ("org_name" at Auth0, none elsewhere).
 	OrgNameClaim string
-	// PermissionsClaim names the RBAC permissions array; default "permissions".
+	// PermissionsClaim names the array of permissions (or roles) read into
+	// Principal.Permissions. Default: the preset's ("permissions" at Auth0,
+	// "roles" at Entra, "groups" at Dex, the realm's or RolesClient's roles
+	// at Keycloak, none elsewhere).
 	PermissionsClaim string
+	// RolesClient names the client whose roles are the permissions, for
+	// PresetKeycloak: resource_access.<RolesClient>.roles in place of the
+	// realm's roles. Usually the API's own client id. Check reports it set
+	// with another preset.
+	RolesClient string
 	// CustomClaimPrefixes selects the custom claims kept in Principal.Custom:
-	// those whose name starts with one of the prefixes. Default: URL-like
-	// names ("https://", "http://"), as Auth0 recommends for custom claims.
+	// those whose name starts with one of the prefixes, among the claims the
+	// mapping does not read otherwise. Default: URL-like names ("https://",
+	// "http://"), as Auth0 recommends for custom claims.
 	CustomClaimPrefixes []string
 	// FirstPartyClients lists the client ids of the service's own apps. A
 	// user's token whose authorized party is not among them is KindDelegated
-	// (a partner app acting for the user). When empty, no token is delegated.
+	// (a partner app acting for the user), and so is one that names no
+	// party. When empty, no token is delegated.
 	FirstPartyClients []string
 }
 
@@ -36,12 +55,44 @@ var defaultCustomPrefixes = []string{"https://", "http://"}
 // The NumericDate range accepted: the Unix epoch to the end of year 9999.
 const maxNumericDate = 253402300799
 
+// errUnknownPreset is Decode's error for a Mapping whose Preset is none of
+// the presets: a configuration mistake, which makes every token
+// uncheckable (ErrUnavailable), not invalid.
+func errUnknownPreset(p Preset) error {
+	return fmt.Errorf("claims: unknown preset %d: %w", uint8(p), ErrUnavailable)
+}
+
+// Check reports what makes m unusable or misleading: a Preset that is none
+// of the presets (Decode then fails with ErrUnavailable), RolesClient with a
+// preset other than PresetKeycloak (it would be ignored), or an empty string
+// in FirstPartyClients (it would make tokens that name no party
+// first-party).
+func (m Mapping) Check() error {
+	var errs []error
+	if _, ok := m.Preset.spec(); !ok {
+		errs = append(errs, fmt.Errorf("claims: unknown preset %d", uint8(m.Preset)))
+	}
+	if m.RolesClient != "" && m.Preset != PresetKeycloak {
+		errs = append(errs, fmt.Errorf("claims: RolesClient is read only by the keycloak preset, not by %v", m.Preset))
+	}
+	if slices.Contains(m.FirstPartyClients, "") {
+		errs = append(errs, errors.New("claims: FirstPartyClients holds an empty client id"))
+	}
+	return errors.Join(errs...)
+}
+
 // Decode reads a JSON claims object — a JWT payload, an introspection answer
 // or a userinfo answer — into a Principal. It checks the type of every claim
 // it reads (exp must be a number, aud a string or an array of strings, …) and
-// fails with a *TokenError of ReasonMalformed otherwise. Decode does not judge
+// fails with a *TokenError of ReasonMalformed otherwise, and when two claims
+// naming the authorized party disagree. Claims it does not read are not
+// checked. Of a claim given twice the last is read. Decode does not judge
 // the token: expiry, issuer and audience are the caller's to check.
 func (m Mapping) Decode(data []byte) (*Principal, error) {
+	spec, ok := m.Preset.spec()
+	if !ok {
+		return nil, errUnknownPreset(m.Preset)
+	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return nil, malformed("claims are not a JSON object", nil)
@@ -50,69 +101,228 @@ func (m Mapping) Decode(data []byte) (*Principal, error) {
 		return nil, malformed("claims are null", nil)
 	}
 	p := &Principal{}
-	var clientID string
-	var err error
+	var (
+		sub, subject, kindValue string
+		parties                 = make([]string, len(spec.parties)+1) // the preset's, then client_id
+		extraScopes             Set
+		hasExtraScopes          bool
+		hasKindClaim            bool
+		err                     error
+	)
 	for name, v := range raw {
-		switch name {
-		case "iss":
+		switch slot, i := m.slotOf(spec, name); slot {
+		case slotIssuer:
 			p.Issuer, err = decodeString(v)
-		case "sub":
-			p.Subject, err = decodeString(v)
-		case "azp":
-			p.AuthorizedParty, err = decodeString(v)
-		case "client_id":
-			clientID, err = decodeString(v)
-		case "gty":
-			p.GrantType, err = decodeString(v)
-		case "jti":
-			p.TokenID, err = decodeString(v)
-		case "aud":
+		case slotSubject:
+			sub, err = decodeString(v)
+		case slotAudience:
 			p.Audience, err = decodeStrings(v, true)
-		case "exp":
+		case slotExpiresAt:
 			p.ExpiresAt, err = decodeNumericDate(v)
-		case "nbf":
+		case slotNotBefore:
 			p.NotBefore, err = decodeNumericDate(v)
-		case "iat":
+		case slotIssuedAt:
 			p.IssuedAt, err = decodeNumericDate(v)
-		case "scope":
+		case slotTokenID:
+			p.TokenID, err = decodeString(v)
+		case slotScope:
 			p.Scopes, err = decodeScope(v)
-		case "cnf":
+		case slotConfirmation:
 			p.Confirmation, err = decodeConfirmation(v)
-		case m.orgIDClaim():
+		case slotParty:
+			parties[i], err = decodeString(v)
+		case slotExtraScopes:
+			extraScopes, err = decodeScope(v)
+			hasExtraScopes = true
+		case slotPreferredSubject:
+			subject, err = decodeString(v)
+		case slotGrantType:
+			p.GrantType, err = decodeString(v)
+		case slotKind:
+			kindValue, err = decodeString(v)
+			hasKindClaim = true
+		case slotOrgID:
 			p.OrgID, err = decodeString(v)
-		case m.orgNameClaim():
+		case slotOrgName:
 			p.OrgName, err = decodeString(v)
-		case m.permissionsClaim():
+		case slotPermissions:
 			var perms []string
 			perms, err = decodeStrings(v, false)
 			p.Permissions = NewSet(perms...)
-		default:
-			if m.isCustom(name) {
-				err = p.addCustom(name, v)
-			}
+		case slotKeycloakRoles:
+			var perms []string
+			perms, err = decodeKeycloakRoles(v, m.RolesClient)
+			p.Permissions = NewSet(perms...)
+		case slotCustom:
+			err = p.addCustom(name, v)
 		}
 		if err != nil {
 			return nil, malformed("claim "+strconv.Quote(truncate(name)), err)
 		}
 	}
-	switch {
-	case p.AuthorizedParty == "":
-		p.AuthorizedParty = clientID
-	case clientID != "" && clientID != p.AuthorizedParty:
-		return nil, malformed("azp and client_id disagree", nil)
+	if hasExtraScopes {
+		p.Scopes = p.Scopes.union(extraScopes)
 	}
-	p.Kind = m.kindOf(p)
+	p.Subject = sub
+	if subject != "" {
+		p.Subject = subject
+	}
+	if err := spec.authorizedParty(p, parties); err != nil {
+		return nil, err
+	}
+	p.Kind = m.kindOf(p, spec.isMachine(p, sub, kindValue, hasKindClaim, hasExtraScopes))
 	return p, nil
 }
 
-// kindOf tells machines from users and users from partner apps. A client id
-// in sub (RFC 9068 client-credentials tokens) or Auth0's "@clients" suffix
-// marks a machine, so a client can never pass for a user (RFC 9700 §4.15).
-func (m Mapping) kindOf(p *Principal) Kind {
+// A slot is what Decode makes of a claim.
+type slot uint8
+
+const (
+	slotNone slot = iota
+	slotIssuer
+	slotSubject
+	slotAudience
+	slotExpiresAt
+	slotNotBefore
+	slotIssuedAt
+	slotTokenID
+	slotScope
+	slotConfirmation
+	slotParty // one of the preset's party claims, or client_id
+	slotExtraScopes
+	slotPreferredSubject
+	slotGrantType
+	slotKind
+	slotOrgID
+	slotOrgName
+	slotPermissions
+	slotKeycloakRoles
+	slotCustom
+)
+
+// slotOf says what the claim name is read as, and for slotParty which
+// party claim it is (client_id last). The registered names come first, then
+// the preset's own, then the organization and permission claims (configured
+// or the preset's), then custom claims: of two readings of one name the
+// first wins.
+func (m Mapping) slotOf(spec *presetSpec, name string) (slot, int) {
+	switch name {
+	case "iss":
+		return slotIssuer, 0
+	case "sub":
+		return slotSubject, 0
+	case "aud":
+		return slotAudience, 0
+	case "exp":
+		return slotExpiresAt, 0
+	case "nbf":
+		return slotNotBefore, 0
+	case "iat":
+		return slotIssuedAt, 0
+	case "jti":
+		return slotTokenID, 0
+	case "scope":
+		return slotScope, 0
+	case "cnf":
+		return slotConfirmation, 0
+	case "client_id":
+		return slotParty, len(spec.parties)
+	}
+	if i := slices.Index(spec.parties, name); i >= 0 {
+		return slotParty, i
+	}
 	switch {
-	case p.GrantType == "client-credentials" || p.GrantType == "client_credentials",
-		strings.HasSuffix(p.Subject, "@clients"),
-		p.Subject != "" && p.Subject == p.AuthorizedParty:
+	case name == "":
+		// No claim of the presets or of a Mapping is the empty name; the
+		// specs use it to mean "none".
+	case name == spec.scopes:
+		return slotExtraScopes, 0
+	case name == spec.subject:
+		return slotPreferredSubject, 0
+	case name == spec.grantType:
+		return slotGrantType, 0
+	case name == spec.kindClaim:
+		return slotKind, 0
+	case name == m.orgIDClaim(spec):
+		return slotOrgID, 0
+	case name == m.orgNameClaim(spec):
+		return slotOrgName, 0
+	case name == m.permissionsClaim(spec):
+		return slotPermissions, 0
+	case m.PermissionsClaim == "" && spec.keycloakRoles && name == m.keycloakRolesClaim():
+		return slotKeycloakRoles, 0
+	}
+	if m.isCustom(name) {
+		return slotCustom, 0
+	}
+	return slotNone, 0
+}
+
+// authorizedParty sets p.AuthorizedParty from the party claims' values (in
+// spec.parties order, then client_id): the first non-empty one, which every
+// other non-empty one must equal. Dex's party is otherwise its single aud.
+func (spec *presetSpec) authorizedParty(p *Principal, values []string) error {
+	first := -1
+	for i, v := range values {
+		switch {
+		case v == "":
+		case first < 0:
+			first = i
+		case v != values[first]:
+			return malformed(spec.partyName(first)+" and "+spec.partyName(i)+" disagree", nil)
+		}
+	}
+	switch {
+	case first >= 0:
+		p.AuthorizedParty = values[first]
+	case spec.partyFromAudience && len(p.Audience) == 1:
+		p.AuthorizedParty = p.Audience[0]
+	}
+	return nil
+}
+
+func (spec *presetSpec) partyName(i int) string {
+	if i < len(spec.parties) {
+		return spec.parties[i]
+	}
+	return "client_id"
+}
+
+// isMachine applies the preset's mark of a client acting for itself, given
+// the token's sub, the value of its kind claim and whether the kind claim
+// and the preset's extra scope claim were present.
+func (spec *presetSpec) isMachine(p *Principal, sub, kindValue string, hasKindClaim, hasExtraScopes bool) bool {
+	party := p.AuthorizedParty
+	if sub != "" && sub == party {
+		return true
+	}
+	switch spec.machine {
+	case machineAuth0:
+		return isAuth0Machine(p.GrantType, sub)
+	case machineKeycloakAccount:
+		const prefix = "service-account-"
+		return party != "" && len(kindValue) == len(prefix)+len(party) &&
+			strings.HasPrefix(kindValue, prefix) && strings.EqualFold(kindValue[len(prefix):], party)
+	case machineEntraAppOnly:
+		if hasKindClaim {
+			return kindValue == "app"
+		}
+		return !hasExtraScopes
+	case machineDexClientSubject:
+		return party != "" && sub == dexClientSubject(party)
+	}
+	return false
+}
+
+func isAuth0Machine(gty, sub string) bool {
+	return gty == "client-credentials" || gty == "client_credentials" || strings.HasSuffix(sub, "@clients")
+}
+
+// kindOf tells users from partner apps, once machine says whether the
+// preset marked the token as a machine's.
+func (m Mapping) kindOf(p *Principal, machine bool) Kind {
+	switch {
+	case machine:
 		return KindMachine
 	case len(m.FirstPartyClients) > 0 && !slices.Contains(m.FirstPartyClients, p.AuthorizedParty):
 		return KindDelegated
@@ -121,12 +331,35 @@ func (m Mapping) kindOf(p *Principal) Kind {
 	}
 }
 
-// KindOf recomputes the Kind of p under this mapping's FirstPartyClients.
-func (m Mapping) KindOf(p *Principal) Kind { return m.kindOf(p) }
+// KindOf recomputes the Kind of p under this mapping's FirstPartyClients,
+// after a caller changed p (an introspection answer without sub gets the
+// client's id as its subject). A Principal Decode made a machine stays one;
+// otherwise the marks a Principal still shows decide: sub equal to the
+// authorized party, and for PresetAuth0 the grant type and the "@clients"
+// suffix.
+func (m Mapping) KindOf(p *Principal) Kind {
+	machine := p.Kind == KindMachine ||
+		(p.Subject != "" && p.Subject == p.AuthorizedParty) ||
+		(m.Preset == PresetAuth0 && isAuth0Machine(p.GrantType, p.Subject))
+	return m.kindOf(p, machine)
+}
 
-func (m Mapping) orgIDClaim() string       { return orDefault(m.OrgIDClaim, "org_id") }
-func (m Mapping) orgNameClaim() string     { return orDefault(m.OrgNameClaim, "org_name") }
-func (m Mapping) permissionsClaim() string { return orDefault(m.PermissionsClaim, "permissions") }
+func (m Mapping) orgIDClaim(spec *presetSpec) string { return orDefault(m.OrgIDClaim, spec.orgID) }
+func (m Mapping) orgNameClaim(spec *presetSpec) string {
+	return orDefault(m.OrgNameClaim, spec.orgName)
+}
+func (m Mapping) permissionsClaim(spec *presetSpec) string {
+	return orDefault(m.PermissionsClaim, spec.permissions)
+}
+
+// keycloakRolesClaim is the top-level claim that holds Keycloak's roles:
+// resource_access with a RolesClient, else realm_access.
+func (m Mapping) keycloakRolesClaim() string {
+	if m.RolesClient != "" {
+		return "resource_access"
+	}
+	return "realm_access"
+}
 
 func (m Mapping) isCustom(name string) bool {
 	prefixes := m.CustomClaimPrefixes
@@ -211,6 +444,49 @@ func decodeScope(v json.RawMessage) (Set, error) {
 	return NewSet(ss...), err
 }
 
+// decodeKeycloakRoles reads Keycloak's roles: with client "",
+// realm_access.roles; otherwise resource_access.<client>.roles. v is the
+// realm_access or resource_access claim, which must be an object; the
+// client's entry, when present, must be an object, and roles, when
+// present, an array of strings.
+func decodeKeycloakRoles(v json.RawMessage, client string) ([]string, error) {
+	obj, err := decodeObject(v)
+	if err != nil {
+		return nil, err
+	}
+	if client != "" {
+		entry, ok := obj[client]
+		if !ok {
+			return nil, nil
+		}
+		if obj, err = decodeObject(entry); err != nil {
+			return nil, fmt.Errorf("%s: %w", strconv.Quote(truncate(client)), err)
+		}
+	}
+	roles, ok := obj["roles"]
+	if !ok {
+		return nil, nil
+	}
+	ss, err := decodeStrings(roles, false)
+	if err != nil {
+		return nil, fmt.Errorf("roles: %w", err)
+	}
+	return ss, nil
+}
+
+var errNotObject = errors.New("not an object")
+
+func decodeObject(v json.RawMessage) (map[string]json.RawMessage, error) {
+	if len(v) == 0 || v[0] != '{' {
+		return nil, errNotObject
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(v, &obj); err != nil {
+		return nil, errNotObject
+	}
+	return obj, nil
+}
+
 // decodeNumericDate reads an RFC 7519 NumericDate: a JSON number, possibly
 // fractional (the fraction is dropped), between the epoch and year 9999.
 // Strings, even of digits, are rejected.
@@ -256,7 +532,15 @@ func truncate(s string) string {
 // claims set, defaults resolved and lists sorted, so that two Mappings that
 // decode alike describe alike. Cache entries are bound to it: a Principal
 // decoded under one mapping is never served to a service with another.
+//
+// The Auth0 preset is left unsaid, so that the zero Mapping describes itself
+// as it did before presets existed and services upgraded in place keep
+// sharing their cache entries.
 func (m Mapping) Canonical() string {
+	spec, ok := m.Preset.spec()
+	if !ok {
+		spec = &presetSpec{}
+	}
 	prefixes := m.CustomClaimPrefixes
 	if prefixes == nil {
 		prefixes = defaultCustomPrefixes
@@ -273,9 +557,19 @@ func (m Mapping) Canonical() string {
 		}
 		b.WriteByte(';')
 	}
-	field("org_id", m.orgIDClaim())
-	field("org_name", m.orgNameClaim())
-	field("permissions", m.permissionsClaim())
+	if m.Preset != PresetAuth0 {
+		field("preset", m.Preset.String())
+	}
+	field("org_id", m.orgIDClaim(spec))
+	field("org_name", m.orgNameClaim(spec))
+	perms := m.permissionsClaim(spec)
+	if perms == "" && spec.keycloakRoles {
+		perms = m.keycloakRolesClaim() + ".roles"
+	}
+	field("permissions", perms)
+	if m.RolesClient != "" {
+		field("roles_client", m.RolesClient)
+	}
 	field("custom_prefixes", sortedCopy(prefixes)...)
 	field("first_party", sortedCopy(m.FirstPartyClients)...)
 	return b.String()

@@ -260,6 +260,8 @@ func TestCanonicalCoversEveryField(t *testing.T) {
 			v.Set(reflect.ValueOf([]string{"x-changed"}))
 		case reflect.Bool:
 			v.SetBool(true)
+		case reflect.Uint8: // Preset
+			v.SetUint(uint64(claims.PresetDex))
 		default:
 			t.Fatalf("field %s of kind %s: teach this test (and Canonical) about it", f.Name, f.Type.Kind())
 		}
@@ -278,6 +280,28 @@ func TestCanonicalCoversEveryField(t *testing.T) {
 	}
 	if (claims.Mapping{FirstPartyClients: []string{"b", "a"}}).Canonical() != (claims.Mapping{FirstPartyClients: []string{"a", "b", "a"}}).Canonical() {
 		t.Error("the order or repetition of FirstPartyClients changes Canonical()")
+	}
+	// The zero Mapping describes itself as before presets existed, so that
+	// services upgraded in place keep sharing their cache entries.
+	const before = `org_id="org_id";org_name="org_name";permissions="permissions";custom_prefixes="http://","https://";first_party=;`
+	if base != before {
+		t.Errorf("zero Mapping: %q, want %q", base, before)
+	}
+	// Every preset describes itself differently, and spelling out a
+	// preset's own defaults changes nothing.
+	seen := map[string]claims.Preset{}
+	for _, p := range claims.Presets() {
+		c := claims.Mapping{Preset: p}.Canonical()
+		if q, dup := seen[c]; dup {
+			t.Errorf("presets %v and %v describe alike: %q", p, q, c)
+		}
+		seen[c] = p
+	}
+	if a, b := (claims.Mapping{Preset: claims.PresetEntra}).Canonical(), (claims.Mapping{Preset: claims.PresetEntra, OrgIDClaim: "tid", PermissionsClaim: "roles"}).Canonical(); a != b {
+		t.Errorf("Entra's defaults spelled out: %q, want %q", b, a)
+	}
+	if a, b := (claims.Mapping{Preset: claims.PresetKeycloak}).Canonical(), (claims.Mapping{Preset: claims.PresetKeycloak, RolesClient: "venue-api"}).Canonical(); a == b {
+		t.Errorf("Keycloak's realm roles and a client's roles describe alike: %q", a)
 	}
 }
 

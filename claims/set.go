@@ -90,3 +90,14 @@ func (s Set) MarshalJSON() ([]byte, error) {
 	}
 	return json.Marshal(s.items)
 }
+
+// union returns the set of the items of s and t.
+func (s Set) union(t Set) Set {
+	switch {
+	case len(t.items) == 0:
+		return s
+	case len(s.items) == 0:
+		return t
+	}
+	return NewSet(append(slices.Clone(s.items), t.items...)...)
+}
