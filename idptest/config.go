@@ -43,8 +43,15 @@ type Config struct {
 	RefreshReuseInterval time.Duration
 	// AccessTokenType is the typ header of access tokens: "JWT" (the
 	// default, as Auth0's default dialect) or "at+jwt" (RFC 9068, whose
-	// tokens also carry client_id beside azp).
+	// tokens also carry client_id beside azp in the Auth0 dialect). Default
+	// "at+jwt" in DialectRFC9068.
 	AccessTokenType string
+	// Dialect is the provider imitated: its issuer, endpoint paths and
+	// token shapes. Default DialectAuth0.
+	Dialect Dialect
+	// TenantID is the tenant of the Entra dialects (tid, and the issuer):
+	// a GUID. Default: a random one.
+	TenantID string
 	// SigningAlgorithm is the algorithm of the first signing key, one of
 	// those AddKey takes. Default "RS256".
 	SigningAlgorithm string
@@ -181,7 +188,10 @@ func (c Config) withDefaults() (Config, error) {
 	c.AccessTokenTTL = orDefault(c.AccessTokenTTL, 24*time.Hour)
 	c.IDTokenTTL = orDefault(c.IDTokenTTL, 10*time.Hour)
 	c.RefreshTokenTTL = orDefault(c.RefreshTokenTTL, 30*24*time.Hour)
-	c.AccessTokenType = orDefault(c.AccessTokenType, "JWT")
+	c.AccessTokenType = orDefault(c.AccessTokenType, c.Dialect.accessTokenType())
+	if c.Dialect.entra() && c.TenantID == "" {
+		c.TenantID = newTenantID()
+	}
 	c.SigningAlgorithm = orDefault(c.SigningAlgorithm, "RS256")
 	if err := c.validate(); err != nil {
 		return c, fmt.Errorf("%w:\n%w", ErrInvalidConfig, err)
@@ -194,6 +204,12 @@ func (c Config) validate() error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
+	if !c.Dialect.valid() {
+		add("unknown Dialect %v", c.Dialect)
+	}
+	if c.Dialect.entra() && !isGUID(c.TenantID) {
+		add("TenantID %q: want a GUID", c.TenantID)
+	}
 	if c.AccessTokenType != "JWT" && c.AccessTokenType != "at+jwt" {
 		add("AccessTokenType %q: want JWT or at+jwt", c.AccessTokenType)
 	}
@@ -249,7 +265,7 @@ func (c Config) validate() error {
 			}
 		}
 		for name := range u.Claims {
-			if slices.Contains(reservedClaims, name) {
+			if slices.Contains(reservedClaims, name) || slices.Contains(c.Dialect.reserved(), name) {
 				add("user %q: custom claim %q is set by the provider", u.Username, name)
 			}
 		}

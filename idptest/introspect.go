@@ -31,18 +31,13 @@ func (s *Server) serveIntrospect(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"active": false})
 		return
 	}
-	answer := map[string]any{"active": true, "token_type": "Bearer", "client_id": clientOf(c)}
+	answer := s.introspectionClaims(c)
+	answer["active"], answer["token_type"], answer["client_id"] = true, "Bearer", clientOf(c)
 	if _, bound := c["cnf"]; bound {
 		answer["token_type"] = "DPoP" // RFC 9449 §6.2
 	}
-	for _, name := range introspectedClaims {
-		if v, ok := c[name]; ok {
-			answer[name] = v
-		}
-	}
-	sub, _ := c["sub"].(string)
 	s.mu.Lock()
-	if u := s.st.byID[sub]; u != nil {
+	if u := s.st.byID[s.userIDOf(c)]; u != nil {
 		answer["username"] = u.Username
 	}
 	s.mu.Unlock()
@@ -50,11 +45,20 @@ func (s *Server) serveIntrospect(w http.ResponseWriter, r *http.Request) {
 }
 
 // clientOf returns the client an access token was issued to: its
-// client_id claim (RFC 9068), else its azp (Auth0).
+// client_id claim (RFC 9068), else its azp (Auth0, Keycloak, Entra v2, Dex
+// with several audiences), cid (Okta) or appid (Entra v1), else a Dex
+// token's single aud.
 func clientOf(c map[string]any) string {
-	if id, ok := c["client_id"].(string); ok {
-		return id
+	for _, name := range []string{"client_id", "azp", "cid", "appid"} {
+		if id, ok := c[name].(string); ok {
+			return id
+		}
 	}
-	id, _ := c["azp"].(string)
-	return id
+	if sub, ok := c["sub"].(string); ok {
+		if _, _, dex := parseDexSubject(sub); dex {
+			id, _ := c["aud"].(string)
+			return id
+		}
+	}
+	return ""
 }

@@ -13,6 +13,9 @@ import (
 // those asked that the user's roles allow there, plus the OIDC scopes
 // asked. s.mu is held.
 func (s *Server) userGrantLocked(u *user, c *Client, audience string, scopes []string, organization, gty string) (grant, error) {
+	if s.cfg.Dialect == DialectDex {
+		return s.dexGrantLocked(u, c, scopes, gty)
+	}
 	g := grant{user: u, client: c, gty: gty}
 	if audience != "" {
 		if g.api = s.st.apis[audience]; g.api == nil {
@@ -40,6 +43,9 @@ func (s *Server) userGrantLocked(u *user, c *Client, audience string, scopes []s
 // (else DefaultAudience) and the scopes the client was granted there,
 // narrowed to those asked if any. s.mu is held.
 func (s *Server) machineGrantLocked(c *Client, audience string, scopes []string) (grant, error) {
+	if s.cfg.Dialect == DialectDex {
+		return s.dexGrantLocked(nil, c, scopes, grantClientCredentials)
+	}
 	if audience == "" {
 		audience = s.cfg.DefaultAudience
 	}
@@ -62,8 +68,18 @@ func (s *Server) machineGrantLocked(c *Client, audience string, scopes []string)
 }
 
 // accessClaims returns the claims of an access token for g issued at now,
-// shaped like Auth0's, and the token's expiry. s.mu is held.
+// in the Config.Dialect, and the token's expiry. s.mu is held.
 func (s *Server) accessClaims(g grant, now time.Time) (map[string]any, time.Time) {
+	c, exp := s.auth0AccessClaims(g, now)
+	if s.cfg.Dialect != DialectAuth0 {
+		c = s.dialectClaims(g, c)
+	}
+	return c, exp
+}
+
+// auth0AccessClaims returns the claims of an access token for g issued at
+// now, shaped like Auth0's, and the token's expiry. s.mu is held.
+func (s *Server) auth0AccessClaims(g grant, now time.Time) (map[string]any, time.Time) {
 	ttl := s.cfg.AccessTokenTTL
 	if g.api != nil && g.api.AccessTokenTTL > 0 {
 		ttl = g.api.AccessTokenTTL
@@ -91,7 +107,9 @@ func (s *Server) accessClaims(g grant, now time.Time) (map[string]any, time.Time
 	}
 	if g.user == nil {
 		c["sub"] = g.client.ID + "@clients"
-		c["aud"] = g.api.Identifier
+		if g.api != nil { // nil only in DialectDex
+			c["aud"] = g.api.Identifier
+		}
 		return c, exp
 	}
 	c["sub"] = g.user.ID
@@ -116,7 +134,7 @@ func (s *Server) accessClaims(g grant, now time.Time) (map[string]any, time.Time
 // idClaims returns the claims of g's ID token issued at now.
 func (s *Server) idClaims(g grant, now time.Time) map[string]any {
 	c := map[string]any{
-		"iss": s.Issuer(), "sub": g.user.ID, "aud": g.client.ID,
+		"iss": s.Issuer(), "sub": s.idTokenSubject(g), "aud": g.client.ID,
 		"iat": now.Unix(), "exp": now.Add(s.cfg.IDTokenTTL).Unix(),
 		"name": g.user.Name, "email": g.user.Email,
 	}
@@ -163,7 +181,7 @@ func (s *Server) issueLocked(g grant, withRefresh bool) issuance {
 		ExpiresIn: int64(exp.Sub(now) / time.Second),
 		TokenType: "Bearer",
 	}}
-	if g.api == nil || g.api.Opaque {
+	if s.opaque(g) {
 		is.resp.AccessToken = s.registerOpaqueLocked(claims, exp, g.family)
 	} else {
 		is.access = claims

@@ -133,26 +133,27 @@ func (s *Server) Close() error {
 // without a trailing slash.
 func (s *Server) URL() string { return s.url }
 
-// Issuer returns the issuer: URL() with a trailing slash, as at Auth0.
-func (s *Server) Issuer() string { return s.url + "/" }
+// Issuer returns the issuer: URL() with a trailing slash, as at Auth0, or
+// the Config.Dialect's (see Dialect).
+func (s *Server) Issuer() string { return s.issuer() }
 
 // DiscoveryURL returns the URL of the OpenID discovery document.
-func (s *Server) DiscoveryURL() string { return s.url + "/.well-known/openid-configuration" }
+func (s *Server) DiscoveryURL() string { return s.url + s.paths().discovery }
 
 // JWKSURL returns the URL of the published keys.
-func (s *Server) JWKSURL() string { return s.url + "/.well-known/jwks.json" }
+func (s *Server) JWKSURL() string { return s.url + s.paths().jwks }
 
 // TokenURL returns the URL of the token endpoint.
-func (s *Server) TokenURL() string { return s.url + "/oauth/token" }
+func (s *Server) TokenURL() string { return s.url + s.paths().token }
 
 // UserinfoURL returns the URL of the userinfo endpoint.
-func (s *Server) UserinfoURL() string { return s.url + "/userinfo" }
+func (s *Server) UserinfoURL() string { return s.url + s.paths().userinfo }
 
 // IntrospectionURL returns the URL of the RFC 7662 introspection endpoint.
-func (s *Server) IntrospectionURL() string { return s.url + "/oauth/introspect" }
+func (s *Server) IntrospectionURL() string { return s.url + s.paths().introspect }
 
 // RevocationURL returns the URL of the RFC 7009 revocation endpoint.
-func (s *Server) RevocationURL() string { return s.url + "/oauth/revoke" }
+func (s *Server) RevocationURL() string { return s.url + s.paths().revoke }
 
 // userinfoAudience is the audience Auth0 adds to tokens that carry openid.
 func (s *Server) userinfoAudience() string { return s.Issuer() + "userinfo" }
@@ -189,6 +190,7 @@ func (s *Server) Advance(d time.Duration) {
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
+	s.routeDialect(mux)
 	mux.Handle("GET /.well-known/openid-configuration", s.endpoint(EndpointDiscovery, s.serveDiscovery))
 	mux.Handle("GET /.well-known/jwks.json", s.endpoint(EndpointJWKS, s.serveJWKS))
 	mux.Handle("POST /oauth/token", s.endpoint(EndpointToken, s.serveToken))

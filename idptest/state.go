@@ -96,16 +96,7 @@ func (st *state) permissions(u *user, api *API, org *Organization) []string {
 	if api == nil {
 		return perms
 	}
-	roles := u.Roles
-	if org != nil {
-		roles = nil
-		for _, m := range u.Memberships {
-			if m.OrgID == org.ID {
-				roles = m.Roles
-			}
-		}
-	}
-	for _, name := range roles {
+	for _, name := range st.roleNames(u, org) {
 		for _, p := range st.roles[name].Permissions {
 			if slices.Contains(api.Scopes, p) && !slices.Contains(perms, p) {
 				perms = append(perms, p)

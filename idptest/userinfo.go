@@ -22,12 +22,11 @@ func (s *Server) serveUserinfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c, ok := s.lookupAccess(token)
-	ok = ok && (hasScope(c, "openid") || c["aud"] == s.userinfoAudience())
+	ok = ok && s.userinfoAccepts(c)
 	var info map[string]any
 	if ok {
-		sub, _ := c["sub"].(string)
 		s.mu.Lock()
-		if u := s.st.byID[sub]; u != nil && !u.removed {
+		if u := s.st.byID[s.userIDOf(c)]; u != nil && !u.removed {
 			info = map[string]any{"sub": u.ID, "name": u.Name, "email": u.Email}
 		}
 		s.mu.Unlock()
@@ -53,7 +52,8 @@ func bearer(r *http.Request) (string, bool) {
 
 // lookupAccess returns the claims of an access token this provider issued
 // — an opaque one it remembers, or a JWT signed by one of its published
-// keys with its issuer and not addressed to a client, as ID tokens are —
+// keys with its issuer and not addressed to a client, as ID tokens are
+// (except at Dex, whose access tokens are addressed to the client) —
 // and whether it is active: not expired (exp, and nbf when present) and not
 // revoked.
 func (s *Server) lookupAccess(token string) (map[string]any, bool) {
@@ -69,7 +69,7 @@ func (s *Server) lookupAccess(token string) (map[string]any, bool) {
 	if !ok || c["iss"] != s.Issuer() {
 		return nil, false
 	}
-	if aud, ok := c["aud"].(string); ok {
+	if aud, ok := c["aud"].(string); ok && s.cfg.Dialect != DialectDex {
 		s.mu.Lock()
 		_, idToken := s.st.clients[aud] // an ID token is for a client, not an API
 		s.mu.Unlock()
@@ -116,9 +116,24 @@ func numericDate(v any) (time.Time, bool) {
 	return time.Unix(int64(whole), int64(frac*1e9)), true
 }
 
-// hasScope reports whether the space-delimited scope claim of c holds
-// scope.
+// hasScope reports whether the scope claim of c, or its scp claim (Okta's
+// array, Entra's string), holds scope.
 func hasScope(c map[string]any, scope string) bool {
-	s, _ := c["scope"].(string)
-	return slices.Contains(strings.Fields(s), scope)
+	for _, name := range []string{"scope", "scp"} {
+		switch v := c[name].(type) {
+		case string:
+			if slices.Contains(strings.Fields(v), scope) {
+				return true
+			}
+		case []string: // an opaque token's claims, as issued
+			if slices.Contains(v, scope) {
+				return true
+			}
+		case []any: // a JWT's claims, as parsed
+			if slices.Contains(v, any(scope)) {
+				return true
+			}
+		}
+	}
+	return false
 }
