@@ -77,6 +77,13 @@
 // and [DPoPKey.Proof] the proofs for token requests and API requests, with
 // [WithProofClaim] and [WithProofHeader] for the negative cases.
 //
+// # Other providers
+//
+// [Config.Dialect] makes the provider imitate another one — RFC 9068
+// (panva/oidc-provider), Okta, Keycloak, Microsoft Entra ID v1 or v2, or
+// Dex — with that provider's issuer, endpoint paths and access-token claims,
+// and for Dex its refusal of scopes it does not know. See [Dialect].
+//
 // # Driving it from a test
 //
 //   - Clock: [Server.SetNow] freezes the provider's clock and
