@@ -232,14 +232,30 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
-func BenchmarkDecodeAuth0(b *testing.B) {
-	m := claims.Mapping{FirstPartyClients: []string{"venue-app"}}
-	data := []byte(auth0Payload)
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := m.Decode(data); err != nil {
-			b.Fatal(err)
-		}
+// BenchmarkDecode decodes each provider's token payload with its preset:
+//
+//	go test -run '^$' -bench Decode -benchmem -count 6 ./claims
+func BenchmarkDecode(b *testing.B) {
+	for _, bc := range []struct {
+		name    string
+		mapping claims.Mapping
+		payload string
+	}{
+		{"auth0", claims.Mapping{FirstPartyClients: []string{"venue-app"}}, auth0Payload},
+		{"okta", claims.Mapping{Preset: claims.PresetOkta, FirstPartyClients: []string{"0oa1venueapp"}}, oktaPayload},
+		{"keycloak", claims.Mapping{Preset: claims.PresetKeycloak, RolesClient: "venue-api", FirstPartyClients: []string{"venue-app"}}, keycloakUser},
+		{"entra", claims.Mapping{Preset: claims.PresetEntra}, entraV2User},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			data := []byte(bc.payload)
+			b.ReportAllocs()
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				if _, err := bc.mapping.Decode(data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

@@ -89,8 +89,7 @@ func TestPresets(t *testing.T) {
 			`{"sub":"alice","iss":"https://op.example"}`, want{subject: "alice", kind: claims.KindUser}},
 
 		// Okta's custom authorization server.
-		{"okta user", claims.Mapping{Preset: claims.PresetOkta, FirstPartyClients: []string{"0oa1venueapp"}},
-			`{"ver":1,"jti":"AT.q1","iss":"https://acme.okta.com/oauth2/default","aud":"api://default","iat":1763856000,"exp":1763859600,"cid":"0oa1venueapp","uid":"00u1alice","scp":["openid","read:venues"],"auth_time":1763855990,"sub":"alice@acme.example"}`,
+		{"okta user", claims.Mapping{Preset: claims.PresetOkta, FirstPartyClients: []string{"0oa1venueapp"}}, oktaPayload,
 			want{subject: "00u1alice", party: "0oa1venueapp", scopes: []string{"openid", "read:venues"}, kind: claims.KindUser}},
 		{"okta client credentials", claims.Mapping{Preset: claims.PresetOkta, FirstPartyClients: []string{"0oa1venueapp"}},
 			`{"ver":1,"jti":"AT.q2","iss":"https://acme.okta.com/oauth2/default","aud":"api://default","iat":1763856000,"exp":1763859600,"cid":"0oa1worker","scp":["read:venues"],"sub":"0oa1worker"}`,
@@ -160,6 +159,8 @@ func TestPresets(t *testing.T) {
 		})
 	}
 }
+
+const oktaPayload = `{"ver":1,"jti":"AT.q1","iss":"https://acme.okta.com/oauth2/default","aud":"api://default","iat":1763856000,"exp":1763859600,"cid":"0oa1venueapp","uid":"00u1alice","scp":["openid","read:venues"],"auth_time":1763855990,"sub":"alice@acme.example"}`
 
 const keycloakUser = `{"exp":1763856300,"iat":1763856000,"jti":"onrtro:8e1f","iss":"https://kc.example/realms/venue",
  "aud":["venue-api","account"],"sub":"5c3a51d6-8c11-4f0e-9d59-1a2b3c4d5e6f","typ":"Bearer","azp":"venue-app",
