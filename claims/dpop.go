@@ -1,7 +1,6 @@
 package claims
 
 import (
-	"encoding/json"
 	"errors"
 )
 
@@ -19,15 +18,15 @@ type Confirmation struct {
 // request proves possession of its key.
 func (c Confirmation) Bound() bool { return c.JKT != "" }
 
-// decodeConfirmation reads a cnf claim: an object whose jkt, when present,
-// is a non-empty string. Other confirmation methods are not read.
-func decodeConfirmation(v json.RawMessage) (Confirmation, error) {
-	var members map[string]json.RawMessage
-	if len(v) == 0 || v[0] != '{' || json.Unmarshal(v, &members) != nil {
-		return Confirmation{}, errors.New("not an object")
+// decodeConfirmation reads a cnf claim: an object whose jkt, when present
+// (the last, if given twice), is a non-empty string. Other confirmation
+// methods are not read.
+func decodeConfirmation(v value) (Confirmation, error) {
+	if v.raw[0] != '{' {
+		return Confirmation{}, errNotObject
 	}
-	raw, ok := members["jkt"]
-	if !ok {
+	raw := lastMember(v.raw, "jkt")
+	if raw.raw == "" {
 		return Confirmation{}, nil
 	}
 	jkt, err := decodeString(raw)

@@ -1,14 +1,11 @@
 package claims
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // Mapping says where a provider puts what authgate reads, and which clients
@@ -81,99 +78,6 @@ func (m Mapping) Check() error {
 	return errors.Join(errs...)
 }
 
-// Decode reads a JSON claims object — a JWT payload, an introspection answer
-// or a userinfo answer — into a Principal. It checks the type of every claim
-// it reads (exp must be a number, aud a string or an array of strings, …) and
-// fails with a *TokenError of ReasonMalformed otherwise, and when two claims
-// naming the authorized party disagree. Claims it does not read are not
-// checked. Of a claim given twice the last is read. Decode does not judge
-// the token: expiry, issuer and audience are the caller's to check.
-func (m Mapping) Decode(data []byte) (*Principal, error) {
-	spec, ok := m.Preset.spec()
-	if !ok {
-		return nil, errUnknownPreset(m.Preset)
-	}
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(data, &raw); err != nil {
-		return nil, malformed("claims are not a JSON object", nil)
-	}
-	if raw == nil {
-		return nil, malformed("claims are null", nil)
-	}
-	p := &Principal{}
-	var (
-		sub, subject, kindValue string
-		parties                 = make([]string, len(spec.parties)+1) // the preset's, then client_id
-		extraScopes             Set
-		hasExtraScopes          bool
-		hasKindClaim            bool
-		err                     error
-	)
-	for name, v := range raw {
-		switch slot, i := m.slotOf(spec, name); slot {
-		case slotIssuer:
-			p.Issuer, err = decodeString(v)
-		case slotSubject:
-			sub, err = decodeString(v)
-		case slotAudience:
-			p.Audience, err = decodeStrings(v, true)
-		case slotExpiresAt:
-			p.ExpiresAt, err = decodeNumericDate(v)
-		case slotNotBefore:
-			p.NotBefore, err = decodeNumericDate(v)
-		case slotIssuedAt:
-			p.IssuedAt, err = decodeNumericDate(v)
-		case slotTokenID:
-			p.TokenID, err = decodeString(v)
-		case slotScope:
-			p.Scopes, err = decodeScope(v)
-		case slotConfirmation:
-			p.Confirmation, err = decodeConfirmation(v)
-		case slotParty:
-			parties[i], err = decodeString(v)
-		case slotExtraScopes:
-			extraScopes, err = decodeScope(v)
-			hasExtraScopes = true
-		case slotPreferredSubject:
-			subject, err = decodeString(v)
-		case slotGrantType:
-			p.GrantType, err = decodeString(v)
-		case slotKind:
-			kindValue, err = decodeString(v)
-			hasKindClaim = true
-		case slotOrgID:
-			p.OrgID, err = decodeString(v)
-		case slotOrgName:
-			p.OrgName, err = decodeString(v)
-		case slotPermissions:
-			var perms []string
-			perms, err = decodeStrings(v, false)
-			p.Permissions = NewSet(perms...)
-		case slotKeycloakRoles:
-			var perms []string
-			perms, err = decodeKeycloakRoles(v, m.RolesClient)
-			p.Permissions = NewSet(perms...)
-		case slotCustom:
-			err = p.addCustom(name, v)
-		}
-		if err != nil {
-			return nil, malformed("claim "+strconv.Quote(truncate(name)), err)
-		}
-	}
-	if hasExtraScopes {
-		p.Scopes = p.Scopes.union(extraScopes)
-	}
-	p.Subject = sub
-	if subject != "" {
-		p.Subject = subject
-	}
-	if err := spec.authorizedParty(p, parties); err != nil {
-		return nil, err
-	}
-	p.Kind = m.kindOf(p, spec.isMachine(p, sub, kindValue, hasKindClaim, hasExtraScopes))
-	return p, nil
-}
-
 // A slot is what Decode makes of a claim.
 type slot uint8
 
@@ -198,6 +102,7 @@ const (
 	slotPermissions
 	slotKeycloakRoles
 	slotCustom
+	numSlots
 )
 
 // slotOf says what the claim name is read as, and for slotParty which
@@ -374,142 +279,11 @@ func (m Mapping) isCustom(name string) bool {
 	return false
 }
 
-func (p *Principal) addCustom(name string, v json.RawMessage) error {
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, v); err != nil {
-		return err
-	}
-	if p.Custom == nil {
-		p.Custom = make(map[string]json.RawMessage)
-	}
-	p.Custom[name] = buf.Bytes()
-	return nil
-}
-
 func orDefault(s, def string) string {
 	if s == "" {
 		return def
 	}
 	return s
-}
-
-var (
-	errNotString      = errors.New("not a string")
-	errNotStringArray = errors.New("not a string or an array of strings")
-	errNotNumericDate = errors.New("not a NumericDate (a number of seconds since the epoch)")
-)
-
-func decodeString(v json.RawMessage) (string, error) {
-	if len(v) == 0 || v[0] != '"' {
-		return "", errNotString
-	}
-	var s string
-	if err := json.Unmarshal(v, &s); err != nil {
-		return "", errNotString
-	}
-	return s, nil
-}
-
-// decodeStrings reads an array of strings, or also a single string when
-// single is true (as "aud" may be).
-func decodeStrings(v json.RawMessage, single bool) ([]string, error) {
-	if single && len(v) > 0 && v[0] == '"' {
-		s, err := decodeString(v)
-		if err != nil {
-			return nil, err
-		}
-		return []string{s}, nil
-	}
-	if len(v) == 0 || v[0] != '[' {
-		return nil, errNotStringArray
-	}
-	var ss []string
-	if err := json.Unmarshal(v, &ss); err != nil {
-		return nil, errNotStringArray
-	}
-	if len(ss) == 0 {
-		return nil, nil
-	}
-	return ss, nil
-}
-
-// decodeScope reads a space-delimited scope string, or an array of scope
-// names as some providers send.
-func decodeScope(v json.RawMessage) (Set, error) {
-	if len(v) > 0 && v[0] == '"' {
-		s, err := decodeString(v)
-		return ParseScope(s), err
-	}
-	ss, err := decodeStrings(v, false)
-	return NewSet(ss...), err
-}
-
-// decodeKeycloakRoles reads Keycloak's roles: with client "",
-// realm_access.roles; otherwise resource_access.<client>.roles. v is the
-// realm_access or resource_access claim, which must be an object; the
-// client's entry, when present, must be an object, and roles, when
-// present, an array of strings.
-func decodeKeycloakRoles(v json.RawMessage, client string) ([]string, error) {
-	obj, err := decodeObject(v)
-	if err != nil {
-		return nil, err
-	}
-	if client != "" {
-		entry, ok := obj[client]
-		if !ok {
-			return nil, nil
-		}
-		if obj, err = decodeObject(entry); err != nil {
-			return nil, fmt.Errorf("%s: %w", strconv.Quote(truncate(client)), err)
-		}
-	}
-	roles, ok := obj["roles"]
-	if !ok {
-		return nil, nil
-	}
-	ss, err := decodeStrings(roles, false)
-	if err != nil {
-		return nil, fmt.Errorf("roles: %w", err)
-	}
-	return ss, nil
-}
-
-var errNotObject = errors.New("not an object")
-
-func decodeObject(v json.RawMessage) (map[string]json.RawMessage, error) {
-	if len(v) == 0 || v[0] != '{' {
-		return nil, errNotObject
-	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(v, &obj); err != nil {
-		return nil, errNotObject
-	}
-	return obj, nil
-}
-
-// decodeNumericDate reads an RFC 7519 NumericDate: a JSON number, possibly
-// fractional (the fraction is dropped), between the epoch and year 9999.
-// Strings, even of digits, are rejected.
-func decodeNumericDate(v json.RawMessage) (time.Time, error) {
-	s := string(v)
-	if len(s) == 0 || (s[0] != '-' && (s[0] < '0' || s[0] > '9')) {
-		return time.Time{}, errNotNumericDate
-	}
-	sec, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		f, ferr := strconv.ParseFloat(s, 64)
-		if ferr != nil || f != f {
-			return time.Time{}, errNotNumericDate
-		}
-		if f < 0 || f > maxNumericDate {
-			return time.Time{}, errNotNumericDate
-		}
-		sec = int64(f)
-	}
-	if sec < 0 || sec > maxNumericDate {
-		return time.Time{}, errNotNumericDate
-	}
-	return time.Unix(sec, 0).UTC(), nil
 }
 
 func malformed(what string, err error) *TokenError {

@@ -19,24 +19,13 @@ func NewSet(items ...string) Set {
 	if len(items) == 0 {
 		return Set{}
 	}
-	s := make([]string, 0, len(items))
-	for _, it := range items {
-		if it != "" {
-			s = append(s, it)
-		}
-	}
-	slices.Sort(s)
-	s = slices.Compact(s)
-	if len(s) == 0 {
-		return Set{}
-	}
-	return Set{items: slices.Clip(s)}
+	return ownedSet(slices.Clone(items))
 }
 
 // ParseScope returns the set of a space-delimited scope string (RFC 6749
 // §3.3), as found in a token's "scope" claim.
 func ParseScope(scope string) Set {
-	return NewSet(strings.Fields(scope)...)
+	return ownedSet(strings.Fields(scope))
 }
 
 // Has reports whether x is in the set.
