@@ -214,7 +214,7 @@ func (spec *presetSpec) isMachine(p *Principal, sub, kindValue string, hasKindCl
 		}
 		return !hasExtraScopes
 	case machineDexClientSubject:
-		return party != "" && sub == dexClientSubject(party)
+		return party != "" && isDexClientSubject(sub, party)
 	}
 	return false
 }

@@ -249,14 +249,24 @@ func isGUID(s string) bool {
 	return true
 }
 
-// dexClientSubject returns the sub Dex gives a client-credentials token of
-// client: the base64url of the protobuf IDTokenSubject{user_id: client,
-// conn_id: ""} (field 1, a length-prefixed string; the empty field 2 is
-// left out), the form of Dex's default subject format.
-func dexClientSubject(client string) string {
-	b := make([]byte, 0, 2+binary.MaxVarintLen64+len(client))
-	b = append(b, 0x0a)
+// isDexClientSubject reports whether sub is the sub Dex gives a
+// client-credentials token of client: the base64url of the protobuf
+// IDTokenSubject{user_id: client, conn_id: ""} (field 1, a length-prefixed
+// string; the empty field 2 is left out), in Dex's default subject format.
+// It builds that encoding on the stack for client ids of up to 64 bytes.
+func isDexClientSubject(sub, client string) bool {
+	var stack [1 + binary.MaxVarintLen64 + 64]byte
+	b := append(stack[:0], 0x0a)
 	b = binary.AppendUvarint(b, uint64(len(client)))
 	b = append(b, client...)
-	return base64.RawURLEncoding.EncodeToString(b)
+	enc := base64.RawURLEncoding
+	if enc.EncodedLen(len(b)) != len(sub) {
+		return false
+	}
+	var out [(len(stack)*4 + 2) / 3]byte
+	if len(sub) > len(out) {
+		return enc.EncodeToString(b) == sub
+	}
+	enc.Encode(out[:], b)
+	return string(out[:len(sub)]) == sub
 }
