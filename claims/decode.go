@@ -429,16 +429,9 @@ func scanObject(s string, i, depth int, member func(name string, v value)) int {
 		if member != nil {
 			member(unquote(name, namePlain), value{s[start:end], plain})
 		}
-		if i = skipSpace(s, end); i >= len(s) {
-			return -1
-		}
-		switch s[i] {
-		case ',':
-			i = skipSpace(s, i+1)
-		case '}':
-			return i + 1
-		default:
-			return -1
+		var done bool
+		if i, done = next(s, end, '}'); done {
+			return i
 		}
 	}
 }
@@ -460,18 +453,27 @@ func scanArray(s string, i, depth int, element func(v value)) int {
 		if element != nil {
 			element(value{s[i:end], plain})
 		}
-		if i = skipSpace(s, end); i >= len(s) {
-			return -1
-		}
-		switch s[i] {
-		case ',':
-			i = skipSpace(s, i+1)
-		case ']':
-			return i + 1
-		default:
-			return -1
+		var done bool
+		if i, done = next(s, end, ']'); done {
+			return i
 		}
 	}
+}
+
+// next reads what follows an object's member or an array's element, which
+// ends at s[i]: a comma, and then it returns where the next one starts, or
+// the closing bracket, and then it returns where the container ends and
+// done — or -1 and done.
+func next(s string, i int, closing byte) (int, bool) {
+	if i = skipSpace(s, i); i < len(s) {
+		switch s[i] {
+		case ',':
+			return skipSpace(s, i+1), false
+		case closing:
+			return i + 1, true
+		}
+	}
+	return -1, true
 }
 
 // scanString returns where the string starting at s[i] ends (after its

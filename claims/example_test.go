@@ -56,3 +56,17 @@ func ExampleParsePreset() {
 	fmt.Println(m.Preset, m.Check())
 	// Output: keycloak <nil>
 }
+
+// A service for any Microsoft Entra tenant accepts the issuer of the
+// token's own tenant, and only that one.
+func ExampleMatchIssuerTemplate() {
+	const template = "https://login.microsoftonline.com/{tenantid}/v2.0"
+	p, _ := claims.Mapping{Preset: claims.PresetEntra}.Decode([]byte(`{
+		"iss": "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0",
+		"tid": "72f988bf-86f1-41af-91ab-2d7cd011db47", "azp": "app", "sub": "s", "scp": "read"}`))
+	fmt.Println(claims.MatchIssuerTemplate(template, p.Issuer, p.OrgID))
+	fmt.Println(claims.MatchIssuerTemplate(template, p.Issuer, "0e3e2a4f-1b2c-4d5e-8f9a-0b1c2d3e4f5a"))
+	// Output:
+	// true
+	// false
+}

@@ -496,6 +496,7 @@ func pairwise(parts ...string) string {
 }
 
 // isGUID reports whether s has the form 8-4-4-4-12 of hexadecimal digits.
+// (claims has the same check; idptest imports none of authgate's packages.)
 func isGUID(s string) bool {
 	if len(s) != 36 {
 		return false
