@@ -279,6 +279,9 @@ func lastMember(v, name string) value {
 	return found
 }
 
+// The NumericDate range accepted: the Unix epoch to the end of year 9999.
+const maxNumericDate = 253402300799
+
 // decodeNumericDate reads an RFC 7519 NumericDate: a JSON number, possibly
 // fractional (the fraction is dropped), between the epoch and year 9999.
 // Strings, even of digits, are rejected.

@@ -49,9 +49,6 @@ type Mapping struct {
 
 var defaultCustomPrefixes = []string{"https://", "http://"}
 
-// The NumericDate range accepted: the Unix epoch to the end of year 9999.
-const maxNumericDate = 253402300799
-
 // errUnknownPreset is Decode's error for a Mapping whose Preset is none of
 // the presets: a configuration mistake, which makes every token
 // uncheckable (ErrUnavailable), not invalid.

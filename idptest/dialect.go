@@ -222,8 +222,8 @@ func (s *Server) opaque(g grant) bool {
 
 // dialectClaims returns the claims of g's access token in the dialect,
 // built from a0, the claims the Auth0 dialect would issue (whose iss, iat,
-// exp and jti it keeps, and whose other claims outside reservedClaims are
-// the user's custom claims). s.mu is held.
+// exp and jti it keeps, whose permissions it may use, and whose other
+// claims outside reservedClaims are the user's custom claims). s.mu is held.
 func (s *Server) dialectClaims(g grant, a0 map[string]any) map[string]any {
 	c := map[string]any{}
 	for name, v := range a0 {
@@ -232,117 +232,136 @@ func (s *Server) dialectClaims(g grant, a0 map[string]any) map[string]any {
 		}
 	}
 	c["iss"], c["iat"], c["exp"] = a0["iss"], a0["iat"], a0["exp"]
-	u, cl := g.user, g.client
-	perms, _ := a0["permissions"].([]string) // users only
-	aud := ""
 	if g.api != nil {
-		aud = g.api.Identifier
-		c["aud"] = aud
+		c["aud"] = g.api.Identifier
 	}
+	perms, _ := a0["permissions"].([]string) // a user's
+	jti, _ := a0["jti"].(string)
 	switch s.cfg.Dialect {
 	case DialectRFC9068:
-		c["jti"], c["client_id"], c["sub"] = a0["jti"], cl.ID, cl.ID
-		if u != nil {
-			c["sub"] = u.ID
-		}
-		if len(g.scopes) > 0 {
-			c["scope"] = strings.Join(g.scopes, " ")
-		}
+		rfc9068Claims(c, g, jti)
 	case DialectOkta:
-		c["ver"], c["jti"], c["cid"], c["scp"], c["sub"] = 1, "AT."+a0["jti"].(string), cl.ID, append([]string{}, g.scopes...), cl.ID
-		if u != nil {
-			c["sub"], c["uid"], c["auth_time"] = orDefault(u.Email, u.Username), u.ID, a0["iat"]
-		}
+		oktaClaims(c, g, jti)
 	case DialectKeycloak:
-		c["jti"], c["typ"], c["azp"], c["acr"], c["scope"] = a0["jti"], "Bearer", cl.ID, "1", strings.Join(g.scopes, " ")
-		if aud != "" {
-			c["aud"] = []string{aud, "account"}
-		} else {
-			c["aud"] = "account"
-		}
-		realm := []string{"default-roles-idptest", "offline_access", "uma_authorization"}
-		clientRoles := g.scopes
-		if u != nil {
-			c["sub"], c["sid"], c["preferred_username"], c["email"], c["email_verified"], c["name"] = u.ID, randomID(16), strings.ToLower(u.Username), u.Email, u.Email != "", u.Name
-			realm = append(realm, s.st.roleNames(u, g.org)...)
-			clientRoles = perms
-		} else {
-			c["sub"], c["preferred_username"] = derivedGUID("service-account", cl.ID), "service-account-"+strings.ToLower(cl.ID)
-			c["client_id"], c["clientHost"], c["clientAddress"] = cl.ID, "127.0.0.1", "127.0.0.1"
-		}
-		access := map[string]any{"account": map[string]any{"roles": []string{"manage-account", "view-profile"}}}
-		if aud != "" {
-			access[aud] = map[string]any{"roles": append([]string{}, clientRoles...)}
-		}
-		c["realm_access"], c["resource_access"] = map[string]any{"roles": realm}, access
+		s.keycloakClaims(c, g, jti, perms)
 	case DialectEntra, DialectEntraV1:
-		c["aio"], c["rh"], c["uti"], c["tid"], c["nbf"] = randomID(24), randomID(12), a0["jti"], s.cfg.TenantID, a0["iat"]
-		acr := "1" // a confidential client; "0" is a public one
-		if cl.Secret == "" {
-			acr = "0"
-		}
-		if s.cfg.Dialect == DialectEntra {
-			c["ver"], c["azp"], c["azpacr"] = "2.0", cl.ID, acr
-		} else {
-			c["ver"], c["appid"], c["appidacr"] = "1.0", cl.ID, acr
-		}
-		roles := g.scopes
-		if u != nil {
-			var scp []string
-			for _, sc := range g.scopes {
-				if !slices.Contains(oidcScopes, sc) {
-					scp = append(scp, sc)
-				}
-			}
-			c["oid"], c["sub"], c["name"], c["scp"] = u.ID, pairwise("sub", aud, u.ID), u.Name, strings.Join(scp, " ")
-			if s.cfg.Dialect == DialectEntra {
-				c["preferred_username"] = u.Email
-			} else {
-				c["unique_name"], c["upn"] = u.Email, u.Email
-			}
-			roles = perms
-		} else {
-			oid := derivedGUID("service-principal", cl.ID)
-			c["oid"], c["sub"] = oid, oid
-		}
-		if len(roles) > 0 {
-			c["roles"] = append([]string{}, roles...)
-		}
+		s.entraClaims(c, g, jti, perms)
 	case DialectDex:
-		delete(c, "aud")
-		var auds []string
-		for _, sc := range g.scopes {
-			if peer, ok := strings.CutPrefix(sc, dexAudiencePrefix); ok && !slices.Contains(auds, peer) {
-				auds = append(auds, peer)
-			}
-		}
-		if !slices.Contains(auds, cl.ID) {
-			auds = append(auds, cl.ID)
-		}
-		if len(auds) == 1 {
-			c["aud"] = auds[0]
-		} else {
-			c["aud"], c["azp"] = auds, cl.ID
-		}
-		c["sub"] = dexSubject(cl.ID, "")
-		if u == nil {
-			break
-		}
-		c["sub"] = dexSubject(u.ID, dexConnector)
-		for _, sc := range g.scopes {
-			switch sc {
-			case "email":
-				c["email"], c["email_verified"] = u.Email, true
-			case "profile":
-				c["name"], c["preferred_username"] = u.Name, u.Username
-			case "groups":
-				c["groups"] = s.st.allRoles(u)
-			case "federated:id":
-				c["federated_claims"] = map[string]any{"connector_id": dexConnector, "user_id": u.ID}
-			}
-		}
+		s.dexClaims(c, g)
 	}
 	return c
+}
+
+func rfc9068Claims(c map[string]any, g grant, jti string) {
+	c["jti"], c["client_id"], c["sub"] = jti, g.client.ID, g.client.ID
+	if g.user != nil {
+		c["sub"] = g.user.ID
+	}
+	if len(g.scopes) > 0 {
+		c["scope"] = strings.Join(g.scopes, " ")
+	}
+}
+
+func oktaClaims(c map[string]any, g grant, jti string) {
+	c["ver"], c["jti"], c["cid"], c["scp"], c["sub"] = 1, "AT."+jti, g.client.ID, append([]string{}, g.scopes...), g.client.ID
+	if u := g.user; u != nil {
+		c["sub"], c["uid"], c["auth_time"] = orDefault(u.Email, u.Username), u.ID, c["iat"]
+	}
+}
+
+func (s *Server) keycloakClaims(c map[string]any, g grant, jti string, perms []string) {
+	cl := g.client
+	c["jti"], c["typ"], c["azp"], c["acr"], c["scope"] = jti, "Bearer", cl.ID, "1", strings.Join(g.scopes, " ")
+	realm := []string{"default-roles-idptest", "offline_access", "uma_authorization"}
+	clientRoles := g.scopes
+	if u := g.user; u != nil {
+		c["sub"], c["sid"], c["preferred_username"], c["email"], c["email_verified"], c["name"] = u.ID, randomID(16), strings.ToLower(u.Username), u.Email, u.Email != "", u.Name
+		realm = append(realm, s.st.roleNames(u, g.org)...)
+		clientRoles = perms
+	} else {
+		c["sub"], c["preferred_username"] = derivedGUID("service-account", cl.ID), "service-account-"+strings.ToLower(cl.ID)
+		c["client_id"], c["clientHost"], c["clientAddress"] = cl.ID, "127.0.0.1", "127.0.0.1"
+	}
+	access := map[string]any{"account": map[string]any{"roles": []string{"manage-account", "view-profile"}}}
+	c["aud"] = "account"
+	if g.api != nil {
+		c["aud"] = []string{g.api.Identifier, "account"}
+		access[g.api.Identifier] = map[string]any{"roles": append([]string{}, clientRoles...)}
+	}
+	c["realm_access"], c["resource_access"] = map[string]any{"roles": realm}, access
+}
+
+func (s *Server) entraClaims(c map[string]any, g grant, jti string, perms []string) {
+	cl := g.client
+	c["aio"], c["rh"], c["uti"], c["tid"], c["nbf"] = randomID(24), randomID(12), jti, s.cfg.TenantID, c["iat"]
+	acr := "1" // a confidential client; "0" is a public one
+	if cl.Secret == "" {
+		acr = "0"
+	}
+	if s.cfg.Dialect == DialectEntra {
+		c["ver"], c["azp"], c["azpacr"] = "2.0", cl.ID, acr
+	} else {
+		c["ver"], c["appid"], c["appidacr"] = "1.0", cl.ID, acr
+	}
+	roles := g.scopes
+	if u := g.user; u != nil {
+		var scp []string // the API's scopes only: OIDC scopes are Graph's
+		for _, sc := range g.scopes {
+			if !slices.Contains(oidcScopes, sc) {
+				scp = append(scp, sc)
+			}
+		}
+		aud, _ := c["aud"].(string)
+		c["oid"], c["sub"], c["name"], c["scp"] = u.ID, pairwise("sub", aud, u.ID), u.Name, strings.Join(scp, " ")
+		if s.cfg.Dialect == DialectEntra {
+			c["preferred_username"] = u.Email
+		} else {
+			c["unique_name"], c["upn"] = u.Email, u.Email
+		}
+		roles = perms
+	} else {
+		oid := derivedGUID("service-principal", cl.ID)
+		c["oid"], c["sub"] = oid, oid
+	}
+	if len(roles) > 0 {
+		c["roles"] = append([]string{}, roles...)
+	}
+}
+
+func (s *Server) dexClaims(c map[string]any, g grant) {
+	cl := g.client
+	var auds []string
+	for _, sc := range g.scopes {
+		if peer, ok := strings.CutPrefix(sc, dexAudiencePrefix); ok && !slices.Contains(auds, peer) {
+			auds = append(auds, peer)
+		}
+	}
+	if !slices.Contains(auds, cl.ID) {
+		auds = append(auds, cl.ID)
+	}
+	if len(auds) == 1 {
+		c["aud"] = auds[0]
+	} else {
+		c["aud"], c["azp"] = auds, cl.ID
+	}
+	u := g.user
+	if u == nil {
+		c["sub"] = dexSubject(cl.ID, "")
+		return
+	}
+	c["sub"] = dexSubject(u.ID, dexConnector)
+	for _, sc := range g.scopes {
+		switch sc {
+		case "email":
+			c["email"], c["email_verified"] = u.Email, true
+		case "profile":
+			c["name"], c["preferred_username"] = u.Name, u.Username
+		case "groups":
+			c["groups"] = s.st.allRoles(u)
+		case "federated:id":
+			c["federated_claims"] = map[string]any{"connector_id": dexConnector, "user_id": u.ID}
+		}
+	}
 }
 
 // idTokenSubject is the sub of g's ID token: the user's ID, or Dex's
