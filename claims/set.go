@@ -88,5 +88,5 @@ func (s Set) union(t Set) Set {
 	case len(s.items) == 0:
 		return t
 	}
-	return NewSet(append(slices.Clone(s.items), t.items...)...)
+	return ownedSet(append(slices.Clone(s.items), t.items...))
 }
