@@ -72,8 +72,7 @@ type Cluster struct {
 	wg     sync.WaitGroup // the probes running
 }
 
-// node is one memcached server of a Cluster. Its breaker's allow is never
-// called: the probe of a node that is out is Cluster.recover, not a call.
+// node is one memcached server of a Cluster.
 type node struct {
 	addr        string
 	read, write *memcache.Client
@@ -123,11 +122,7 @@ func NewCluster(nodes []Node, cfg ClusterConfig) (*Cluster, error) {
 			addr:  nd.Addr,
 			read:  read,
 			write: write,
-			b: &breaker{
-				threshold: int32(min(cfg.BreakerThreshold, 1<<31-1)),
-				cooldown:  cfg.BreakerCooldown,
-				now:       time.Now,
-			},
+			b:     &breaker{threshold: int32(min(cfg.BreakerThreshold, 1<<31-1))},
 		})
 	}
 	cont, err := newContinuum(weighted)
@@ -306,7 +301,7 @@ func (c *Cluster) do(ctx context.Context, n *node, op string, write bool, call f
 // be, and reports failures.
 func (c *Cluster) observe(n *node, op string, err error) {
 	if !isFailure(err) {
-		n.b.record(false, false)
+		n.b.record(false)
 		return
 	}
 	if c.cfg.OnFailure != nil {
@@ -316,7 +311,7 @@ func (c *Cluster) observe(n *node, op string, err error) {
 	if isTimeout(err) {
 		opened = n.b.trip()
 	} else {
-		opened = n.b.record(false, true)
+		opened = n.b.record(true)
 	}
 	if opened {
 		c.nodeDown(n, err)

@@ -344,6 +344,49 @@ func TestClusterOperations(t *testing.T) {
 	}
 }
 
+// TestAnswersAreNotFailures: with a threshold of 1, a miss, a lost add, a
+// delete of an absent key and keys gomemcache refuses to send leave the
+// node in, and are not reported as failures.
+func TestAnswersAreNotFailures(t *testing.T) {
+	cfg := testConfig
+	cfg.BreakerThreshold = 1
+	servers, c, ev := newCluster(t, 2, cfg)
+	ctx := context.Background()
+	if err := c.Set(ctx, item("k", "v")); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		call func() error
+		want error
+	}{
+		{"miss", func() error { _, err := c.Get(ctx, "absent"); return err }, memcache.ErrCacheMiss},
+		{"not stored", func() error { return c.Add(ctx, item("k", "w")) }, memcache.ErrNotStored},
+		{"delete absent", func() error { return c.Delete(ctx, "absent") }, memcache.ErrCacheMiss},
+		{"malformed key", func() error { _, err := c.Get(ctx, "bad key"); return err }, memcache.ErrMalformedKey},
+		{"too long key", func() error { _, err := c.Get(ctx, strings.Repeat("k", 251)); return err }, memcache.ErrMalformedKey},
+		{"locked", func() error {
+			if _, err := c.Lock(ctx, "lock", time.Minute); err != nil {
+				return err
+			}
+			_, err := c.Lock(ctx, "lock", time.Minute)
+			return err
+		}, memcached.ErrLocked},
+	} {
+		if err := tc.call(); !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	for _, addr := range servers.Addrs() {
+		if !up(c, addr) {
+			t.Errorf("%s taken out by answers", addr)
+		}
+	}
+	if f := ev.requestFailures(); len(f) != 0 {
+		t.Errorf("answers reported as failures: %v", f)
+	}
+}
+
 // TestHungNodeGutter: a node that hangs (SIGSTOP) costs one timeout, which
 // takes it out; then its keys go to the gutter, the next node on the
 // continuum, with short TTLs, at no cost from the hung node, while the

@@ -101,7 +101,7 @@ func (c *Cluster) rejoin(n *node) bool {
 			if c.cfg.OnNodeUp != nil {
 				c.cfg.OnNodeUp(n.addr, replayed)
 			}
-			n.b.record(true, false)
+			n.b.close()
 			n.mu.Unlock()
 			return true
 		}
