@@ -1,6 +1,9 @@
 package memcached
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 // TestBreakerTransitions walks the breaker's states (the Cluster's use of
 // it, with real memcached nodes, is in cluster_test.go).
@@ -47,6 +50,28 @@ func TestBreakerTransitions(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestFirstProbe: a node is probed at once after it is taken out, unless
+// it rejoined less than a cooldown ago.
+func TestFirstProbe(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	const cooldown = 2 * time.Second
+	for _, tc := range []struct {
+		name     string
+		rejoined time.Time
+		want     time.Duration
+	}{
+		{"never out before", time.Time{}, 0},
+		{"rejoined long ago", now.Add(-time.Hour), 0},
+		{"rejoined a cooldown ago", now.Add(-cooldown), 0},
+		{"rejoined just under a cooldown ago", now.Add(-cooldown + time.Nanosecond), cooldown},
+		{"rejoined just now", now, cooldown},
+	} {
+		if got := firstProbe(tc.rejoined, now, cooldown); got != tc.want {
+			t.Errorf("%s: firstProbe = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
 

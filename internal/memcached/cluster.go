@@ -78,9 +78,10 @@ type node struct {
 	read, write *memcache.Client
 	b           *breaker
 
-	mu    sync.Mutex // guards hints and lost, and b's closing (see rejoin)
-	hints []hint     // replicated writes that missed the node, oldest first
-	lost  bool       // hints were dropped since the node went out
+	mu       sync.Mutex // guards hints, lost and rejoined, and b's closing (see rejoin)
+	hints    []hint     // replicated writes that missed the node, oldest first
+	lost     bool       // hints were dropped since the node went out
+	rejoined time.Time  // when the node last rejoined; zero if never out
 }
 
 // NewCluster returns a Cluster on nodes. It fails on an empty list, a

@@ -387,6 +387,40 @@ func TestAnswersAreNotFailures(t *testing.T) {
 	}
 }
 
+// TestOwnStallCostsOneProbe: a node taken out by a timeout that was not
+// its own — here it answers again by the time the timeout is reported, as
+// after a stall of this process — is probed at once and back in service,
+// not out for the cooldown (an hour here). A node taken out again soon
+// after it rejoined waits the cooldown: firstProbe, tested in
+// breaker_test.go.
+func TestOwnStallCostsOneProbe(t *testing.T) {
+	cfg := testConfig
+	cfg.BreakerCooldown = time.Hour
+	servers := memcachedtest.StartCluster(t, 2)
+	stalled := servers.Server(servers.Addrs()[0])
+	ev := &events{}
+	cfg = ev.config(cfg)
+	down := cfg.OnNodeDown
+	cfg.OnNodeDown = func(addr string, cause error) {
+		stalled.Resume() // the node answers again before it is probed
+		down(addr, cause)
+	}
+	c, err := memcached.NewCluster(nodes(servers.Addrs()...), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	key := keyOn(t, c, stalled.Addr(), 0)
+	stalled.Pause()
+	if _, err := c.Get(context.Background(), key); err == nil || errors.Is(err, memcache.ErrCacheMiss) {
+		t.Fatalf("Get on the paused node: %v, want a timeout", err)
+	}
+	waitFor(t, "the node to be probed and back", func() bool { return up(c, stalled.Addr()) })
+	if d, u, _, _ := ev.get(); !slices.Equal(d, []string{stalled.Addr()}) || !slices.Equal(u, []string{stalled.Addr()}) {
+		t.Fatalf("down %v, up %v; want the node out once and back once", d, u)
+	}
+}
+
 // TestHungNodeGutter: a node that hangs (SIGSTOP) costs one timeout, which
 // takes it out; then its keys go to the gutter, the next node on the
 // continuum, with short TTLs, at no cost from the hung node, while the

@@ -62,11 +62,14 @@ func (c *Cluster) nodeDown(n *node, cause error) {
 	}
 }
 
-// recover probes n every cooldown until it rejoins or the Cluster closes.
-// The probe runs in the background, so no request waits for a node that is
-// out.
+// recover probes n until it rejoins or the Cluster closes: at once, then
+// every cooldown (see firstProbe). The probe runs in the background, so no
+// request waits for a node that is out.
 func (c *Cluster) recover(n *node) {
-	t := time.NewTimer(c.cfg.BreakerCooldown)
+	n.mu.Lock()
+	rejoined := n.rejoined
+	n.mu.Unlock()
+	t := time.NewTimer(firstProbe(rejoined, time.Now(), c.cfg.BreakerCooldown))
 	defer t.Stop()
 	for {
 		select {
@@ -79,6 +82,21 @@ func (c *Cluster) recover(n *node) {
 		}
 		t.Reset(c.cfg.BreakerCooldown)
 	}
+}
+
+// firstProbe is how long after a node is taken out it is first probed,
+// given when it last rejoined. A node that had served for a cooldown is
+// probed at once: the timeout that took it out may have been this
+// process's own stall (a GC pause, CPU throttling), not the node's, and a
+// healthy node should not stay out a whole cooldown for it. A node taken
+// out again within a cooldown of rejoining waits the cooldown, so that a
+// node that answers probes but fails calls costs requests at most one
+// timeout per cooldown.
+func firstProbe(rejoined, now time.Time, cooldown time.Duration) time.Duration {
+	if !rejoined.IsZero() && now.Sub(rejoined) < cooldown {
+		return cooldown
+	}
+	return 0
 }
 
 // rejoin probes n with "version"; if it answers, empties it when hints were
@@ -101,6 +119,7 @@ func (c *Cluster) rejoin(n *node) bool {
 			if c.cfg.OnNodeUp != nil {
 				c.cfg.OnNodeUp(n.addr, replayed)
 			}
+			n.rejoined = time.Now()
 			n.b.close()
 			n.mu.Unlock()
 			return true
