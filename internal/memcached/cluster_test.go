@@ -513,6 +513,47 @@ func TestKilledNode(t *testing.T) {
 	}
 }
 
+// TestRestartedNodeRejoinsAtOnce: a node that hung, was killed and
+// restarted on its address rejoins at its next probe, whatever idle
+// connections to its old process the Cluster kept: the probe does not try
+// them one by one, a cooldown each.
+func TestRestartedNodeRejoinsAtOnce(t *testing.T) {
+	cfg := testConfig
+	cfg.MaxIdleConns = 64
+	cfg.BreakerCooldown = 3 * time.Second // a few dead connections would outlast waitFor's bound
+	servers, c, ev := newCluster(t, 2, cfg)
+	ctx := context.Background()
+	node := servers.Server(servers.Addrs()[0])
+	key := keyOn(t, c, node.Addr(), 0)
+	// Idle connections, as concurrent requests leave them.
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for range 48 {
+		wg.Go(func() {
+			<-start
+			_, _ = c.Get(ctx, key)
+		})
+	}
+	close(start)
+	wg.Wait()
+	node.Pause()
+	if _, err := c.Get(ctx, key); err == nil || errors.Is(err, memcache.ErrCacheMiss) {
+		t.Fatalf("Get on the paused node: %v, want a timeout", err)
+	}
+	// The first probe, at once, meets the paused node too.
+	waitFor(t, "the first probe to fail", func() bool {
+		ev.mu.Lock()
+		defer ev.mu.Unlock()
+		return slices.Contains(ev.failures, node.Addr()+" version")
+	})
+	node.Stop()
+	node.Restart()
+	waitFor(t, "the restarted node to rejoin", func() bool { return up(c, node.Addr()) })
+	if err := c.Set(ctx, item(key, "v")); err != nil || rawValue(t, node.Addr(), key) != "v" {
+		t.Fatalf("Set after the rejoin: %v", err)
+	}
+}
+
 // TestNoLiveNode: with every node out, calls fail at once with
 // ErrBreakerOpen.
 func TestNoLiveNode(t *testing.T) {

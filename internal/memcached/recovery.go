@@ -103,6 +103,12 @@ func firstProbe(rejoined, now time.Time, cooldown time.Duration) time.Duration {
 // lost, replays the hints, and puts it back in service. It reports whether
 // n is back.
 func (c *Cluster) rejoin(n *node) bool {
+	// The idle connections were opened before the node went out: to a
+	// process that may have been killed since (a restarted node listens on
+	// the same address), on which each call, probe and replay would fail in
+	// turn, one connection per cooldown. Probe and replay on fresh ones.
+	_ = n.read.Close()
+	_ = n.write.Close()
 	ctx := context.Background()
 	if err := c.do(ctx, n, "version", false, (*memcache.Client).Ping); err != nil {
 		return false
