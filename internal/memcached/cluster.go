@@ -28,8 +28,9 @@ type ClusterConfig struct {
 	// BreakerThreshold is how many consecutive failures take a node out.
 	// A timeout takes it out at once. Default 5.
 	BreakerThreshold int
-	// BreakerCooldown is how long a node stays out before it is probed
-	// again, in the background. Default 2s.
+	// BreakerCooldown is how often a node that is out is probed, in the
+	// background. The first probe is at once, unless the node rejoined
+	// less than a cooldown before. Default 2s.
 	BreakerCooldown time.Duration
 	// GutterTTL caps the lifetime of what is written to a gutter node
 	// while a key's own node is out. Default 20s.
@@ -78,10 +79,11 @@ type node struct {
 	read, write *memcache.Client
 	b           *breaker
 
-	mu       sync.Mutex // guards hints, lost and rejoined, and b's closing (see rejoin)
-	hints    []hint     // replicated writes that missed the node, oldest first
-	lost     bool       // hints were dropped since the node went out
-	rejoined time.Time  // when the node last rejoined; zero if never out
+	mu       sync.Mutex    // guards hints, lost, rejoined and probing, and b's closing (see rejoin)
+	hints    []hint        // replicated writes that missed the node, oldest first
+	lost     bool          // hints were dropped since the node went out
+	rejoined time.Time     // when the node last rejoined; zero if never out
+	probing  chan struct{} // closed when the probe in flight ends; nil when none is
 }
 
 // NewCluster returns a Cluster on nodes. It fails on an empty list, a
