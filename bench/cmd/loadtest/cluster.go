@@ -67,7 +67,8 @@ func (w *world) clusterPhase(ctx context.Context) error {
 		}
 		os.RemoveAll(dir)
 	}()
-	instances, err := w.startVenues(ctx, dir, addrs)
+	instances, stop, err := w.startVenues(ctx, dir, addrs)
+	defer stop()
 	if err != nil {
 		return err
 	}

@@ -47,7 +47,8 @@ func (w *world) venuePhase(ctx context.Context) error {
 	if mc != nil {
 		servers = []string{mc.Addr}
 	}
-	instances, err := w.startVenues(ctx, dir, servers)
+	instances, stop, err := w.startVenues(ctx, dir, servers)
+	defer stop()
 	if err != nil {
 		return err
 	}
@@ -230,8 +231,27 @@ func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }
 
 // startVenues builds examples/venue in dir, starts w.c.instances of it
 // sharing the memcached servers (none: in-process tier only), and waits for
-// their health checks.
-func (w *world) startVenues(ctx context.Context, dir string, servers []string) ([]string, error) {
+// their health checks. stop kills the instances and waits for them to exit;
+// it must be called, even after an error (the caller's context does not
+// outlive the program: os.Exit skips its cancel).
+func (w *world) startVenues(ctx context.Context, dir string, servers []string) (urls []string, stop func(), err error) {
+	var exited []chan struct{}
+	var procs []*os.Process
+	stop = func() {
+		for i, p := range procs {
+			_ = p.Kill()
+			<-exited[i]
+		}
+	}
+	urls, err = w.launchVenues(ctx, dir, servers, func(p *os.Process, done chan struct{}) {
+		procs, exited = append(procs, p), append(exited, done)
+	})
+	return urls, stop, err
+}
+
+// launchVenues is startVenues' work; started is told of each process and of
+// the channel closed when it has exited.
+func (w *world) launchVenues(ctx context.Context, dir string, servers []string, started func(*os.Process, chan struct{})) ([]string, error) {
 	bin := filepath.Join(dir, "venue")
 	fmt.Println("\nbuilding examples/venue …")
 	// In its own module (this one's replace points there): its
@@ -267,7 +287,9 @@ func (w *world) startVenues(ctx context.Context, dir string, servers []string) (
 		if err := cmd.Start(); err != nil {
 			return nil, err
 		}
-		go func() { _ = cmd.Wait(); logFile.Close() }()
+		done := make(chan struct{})
+		started(cmd.Process, done)
+		go func() { _ = cmd.Wait(); logFile.Close(); close(done) }()
 		urls = append(urls, "http://"+addr)
 	}
 	client := &http.Client{Timeout: time.Second}
