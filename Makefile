@@ -6,7 +6,9 @@ FUZZTIME ?= 10s
 # Benchmark repetitions for `make bench` (benchstat wants 6 for confidence intervals).
 COUNT ?= 6
 
-# Flags for `make loadtest`, e.g. LOADTEST_FLAGS='-kill-memcached-at 15s'.
+# Flags for `make loadtest`, e.g. LOADTEST_FLAGS='-kill-memcached-at 15s', or
+# LOADTEST_FLAGS='-compare 0 -cluster -duration 60s' for three memcached nodes,
+# one of them hung, killed and restarted mid-run (see bench/README.md).
 LOADTEST_FLAGS ?=
 
 .PHONY: test deps vet staticcheck vulncheck bench loadtest fuzz interop

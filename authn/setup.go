@@ -57,6 +57,10 @@ type SetupConfig struct {
 	// MemcacheServers adds the shared tier — and keeps refresh tokens there —
 	// on these memcached servers ("host:port"). None: this process only.
 	MemcacheServers []string
+	// Memcache tunes the cluster on MemcacheServers: timeouts, node
+	// health, gutter, weights. Zero values are cache.ClusterConfig's
+	// defaults.
+	Memcache cache.ClusterConfig
 	// Namespace separates environments and services that share memcached,
 	// e.g. "prod/venue-api". Default "authgate".
 	Namespace string
@@ -278,7 +282,7 @@ func (g *Gate) build(ctx context.Context, cfg SetupConfig, issuers []IssuerConfi
 	var store refresh.Store
 	var shared *cache.Memcache
 	if len(cfg.MemcacheServers) > 0 {
-		cluster, err := cache.NewCluster(cfg.MemcacheServers, cache.ClusterConfig{},
+		cluster, err := cache.NewCluster(cfg.MemcacheServers, cfg.Memcache,
 			cache.WithLogger(o.logger), cache.WithRegisterer(o.reg))
 		if err != nil {
 			return err

@@ -40,7 +40,9 @@ type ClusterConfig struct {
 	// a timeout takes it out at once. Default 5.
 	BreakerThreshold int
 	// BreakerCooldown is how often a node that is out is probed, in the
-	// background; it rejoins after a successful probe. Default 2s.
+	// background; it rejoins after a successful probe. The first probe is
+	// at once, unless the node rejoined less than a cooldown before.
+	// Default 2s.
 	BreakerCooldown time.Duration
 	// GutterTTL caps the lifetime of what is written to the gutter — the
 	// next live node — while a key's own node is out. Default 20s.

@@ -56,11 +56,12 @@
 // other languages place keys alike), so adding or removing one node of n
 // moves about 1/n of the keys. Reads are bounded by 50 ms and writes by
 // 100 ms by default. Each node has its own circuit breaker: a node that
-// times out, or fails repeatedly, is taken out — it costs at most one
-// timeout per detection, not one per request — and its keys go to the next
-// live node on the continuum (the gutter, where entries live at most
-// ClusterConfig.GutterTTL) while the other nodes serve as before; a
-// background probe puts it back. authgate_cache_memcache_node_up and the
+// times out, or fails ClusterConfig.BreakerThreshold times in a row, is
+// taken out, and its keys go to the next live node on the continuum (the
+// gutter, where entries live at most ClusterConfig.GutterTTL) while the
+// other nodes serve as before. A background probe puts it back: at once,
+// in case the timeout was this process's own stall, then every
+// ClusterConfig.BreakerCooldown. authgate_cache_memcache_node_up and the
 // log say so. Callers treat any error from the shared tier as a miss.
 //
 // What must survive the loss of a node — revocation marks, and the refresh
@@ -70,14 +71,24 @@
 // replayed to it when it rejoins, before it serves again. What a node
 // missed while another instance saw it out reaches it when that instance's
 // probe finds it, within one BreakerCooldown; until then the copy on the
-// other node answers for it. Validated tokens have one copy: losing a node
-// costs their revalidation, nothing more.
+// other node answers for it. Validated tokens have one copy.
 //
-// The commands used are get (sent as gets), set, add, cas, delete, version
-// and, only after a node missed more writes than ClusterConfig.MaxHints,
-// flush_all. Behind mcrouter, give the Cluster one node (the local
-// mcrouter), route gets as get, and replicate the keys of marks and
-// sessions with mcrouter's own routes; see internal/memcached's notes.
+// So one node of n out (hung, dead, or back empty) costs no session and no
+// logout; in the cache, revalidations of the tokens whose entries were on
+// it (about 1/n of the shared misses, each a local verification for a
+// JWT); in latency, one timeout for the calls in flight when it hangs, then
+// nothing until it returns. Two nodes out at once lose the replicated keys
+// they both held.
+//
+// The commands used are gets (gomemcache's Get sends gets, not get), set,
+// add, cas, delete, version and, only to a node that missed more writes
+// than ClusterConfig.MaxHints while out, flush_all. Past a handful of
+// nodes, front the pool with mcrouter: give the Cluster two nodes, two
+// mcrouter endpoints each routing to one replica pool ("PoolRoute|A",
+// "PoolRoute|B"), so that replicated keys keep one copy in each pool, read
+// from both; a single endpoint with mcrouter's own replication returns the
+// first copy found, which need not be the revocation mark. See
+// internal/memcached's notes for the configuration and what it costs.
 //
 // # Remembering what must be accepted once
 //

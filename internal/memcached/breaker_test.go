@@ -1,139 +1,90 @@
 package memcached
 
 import (
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
 
-// TestBreakerTransitions walks the breaker's states with a settable clock
-// (memcached itself is exercised in memcached_test.go).
+// TestBreakerTransitions walks the breaker's states (the Cluster's use of
+// it, with real memcached nodes, is in cluster_test.go).
 func TestBreakerTransitions(t *testing.T) {
 	type step struct {
-		advance time.Duration
-		// allowed, probe: what allow must answer.
-		allowed, probe bool
-		// failed: the outcome recorded when allowed.
-		failed bool
-		// open: BreakerOpen afterwards.
-		open bool
+		op string // "ok", "fail" (record), "trip" or "close"
+		// opened: what record or trip must report; open: isOpen afterwards.
+		opened, open bool
 	}
-	pass := func(failed, open bool) step { return step{allowed: true, failed: failed, open: open} }
-	refused := step{open: true}
 	for _, tc := range []struct {
 		name  string
 		steps []step
-		// changes: the transitions reported, in order.
-		changes []bool
 	}{
-		{"successes", []step{pass(false, false), pass(false, false)}, nil},
-		{"failures below the threshold", []step{pass(true, false), pass(true, false), pass(false, false), pass(true, false), pass(true, false)}, nil},
-		{"opens at the threshold", []step{pass(true, false), pass(true, false), pass(true, true), refused}, []bool{true}},
-		{"good probe closes", []step{
-			pass(true, false), pass(true, false), pass(true, true), refused,
-			{advance: time.Second - 1, open: true},
-			{advance: 1, allowed: true, probe: true, open: false},
-			pass(true, false), // the count started again
-		}, []bool{true, false}},
-		{"bad probe opens for another cooldown", []step{
-			pass(true, false), pass(true, false), pass(true, true),
-			{advance: time.Second, allowed: true, probe: true, failed: true, open: true},
-			refused,
-			{advance: time.Second - 1, open: true},
-			{advance: 1, allowed: true, probe: true, open: false},
-		}, []bool{true, false}},
+		{"successes", []step{{"ok", false, false}, {"ok", false, false}}},
+		{"failures below the threshold", []step{{"fail", false, false}, {"fail", false, false}, {"ok", false, false}, {"fail", false, false}, {"fail", false, false}}},
+		{"opens at the threshold, once", []step{{"fail", false, false}, {"fail", false, false}, {"fail", true, true}, {"fail", false, true}, {"ok", false, true}}},
+		{"a trip opens at once, once", []step{{"trip", true, true}, {"trip", false, true}, {"fail", false, true}}},
+		{"close forgets the count", []step{
+			{"fail", false, false}, {"fail", false, false}, {"fail", true, true},
+			{"close", false, false},
+			{"fail", false, false}, {"fail", false, false}, {"fail", true, true},
+		}},
+		{"a failure counted while open does not carry over", []step{
+			{"trip", true, true}, {"fail", false, true}, {"fail", false, true},
+			{"close", false, false}, {"fail", false, false},
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			now := time.Unix(1_800_000_000, 0)
-			var changes []bool
-			b := newBreaker(Config{
-				BreakerThreshold: 3,
-				BreakerCooldown:  time.Second,
-				Now:              func() time.Time { return now },
-				OnBreakerChange:  func(open bool) { changes = append(changes, open) },
-			})
+			b := &breaker{threshold: 3}
 			for i, s := range tc.steps {
-				now = now.Add(s.advance)
-				probe, ok := b.allow()
-				if ok != s.allowed || probe != s.probe {
-					t.Fatalf("step %d: allow = probe %v, ok %v; want %v, %v", i, probe, ok, s.probe, s.allowed)
+				var opened bool
+				switch s.op {
+				case "ok":
+					opened = b.record(false)
+				case "fail":
+					opened = b.record(true)
+				case "trip":
+					opened = b.trip()
+				case "close":
+					b.close()
 				}
-				if ok {
-					b.record(probe, s.failed)
-				}
-				if b.isOpen() != s.open {
-					t.Fatalf("step %d: open = %v, want %v", i, b.isOpen(), s.open)
-				}
-			}
-			if len(changes) != len(tc.changes) {
-				t.Fatalf("transitions %v, want %v", changes, tc.changes)
-			}
-			for i := range changes {
-				if changes[i] != tc.changes[i] {
-					t.Fatalf("transitions %v, want %v", changes, tc.changes)
+				if opened != s.opened || b.isOpen() != s.open {
+					t.Fatalf("step %d (%s): opened %v, open %v; want %v, %v", i, s.op, opened, b.isOpen(), s.opened, s.open)
 				}
 			}
 		})
 	}
 }
 
-// TestBreakerOneProbe: when the cooldown ends, exactly one of many
-// concurrent calls is the probe and the others still fail fast.
-func TestBreakerOneProbe(t *testing.T) {
-	var now atomic.Int64
-	b := newBreaker(Config{
-		BreakerThreshold: 1,
-		BreakerCooldown:  time.Second,
-		Now:              func() time.Time { return time.Unix(0, now.Load()) },
-	})
-	now.Store(time.Unix(1_800_000_000, 0).UnixNano())
-	for round := range 20 {
-		if _, ok := b.allow(); !ok {
-			t.Fatalf("round %d: closed breaker refused", round)
-		}
-		b.record(false, true) // opens it
-		now.Add(int64(time.Second))
-		var (
-			wg              sync.WaitGroup
-			probes, allowed atomic.Int32
-			start           = make(chan struct{})
-		)
-		for range 16 {
-			wg.Go(func() {
-				<-start
-				probe, ok := b.allow()
-				if probe {
-					probes.Add(1)
-				}
-				if ok {
-					allowed.Add(1)
-				}
-			})
-		}
-		close(start)
-		wg.Wait()
-		if probes.Load() != 1 || allowed.Load() != 1 {
-			t.Fatalf("round %d: %d probes, %d calls allowed; want 1, 1", round, probes.Load(), allowed.Load())
-		}
-		b.record(true, false)
-		if b.isOpen() {
-			t.Fatalf("round %d: a good probe left the breaker open", round)
+// TestFirstProbe: a node is probed at once after it is taken out, unless
+// it rejoined less than a cooldown ago.
+func TestFirstProbe(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	const cooldown = 2 * time.Second
+	for _, tc := range []struct {
+		name     string
+		rejoined time.Time
+		want     time.Duration
+	}{
+		{"never out before", time.Time{}, 0},
+		{"rejoined long ago", now.Add(-time.Hour), 0},
+		{"rejoined a cooldown ago", now.Add(-cooldown), 0},
+		{"rejoined just under a cooldown ago", now.Add(-cooldown + time.Nanosecond), cooldown},
+		{"rejoined just now", now, cooldown},
+	} {
+		if got := firstProbe(tc.rejoined, now, cooldown); got != tc.want {
+			t.Errorf("%s: firstProbe = %v, want %v", tc.name, got, tc.want)
 		}
 	}
 }
 
-// BenchmarkClosedBreaker is the breaker's cost on every call while
-// memcached is healthy.
-func BenchmarkClosedBreaker(b *testing.B) {
-	br := newBreaker(Config{BreakerThreshold: 5, BreakerCooldown: time.Second, Now: time.Now})
+// BenchmarkBreaker is the breaker's cost on every call to a node that is
+// in: the check before the call, the record after it.
+func BenchmarkBreaker(b *testing.B) {
+	br := &breaker{threshold: 5}
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			probe, ok := br.allow()
-			if !ok {
-				b.Fatal("refused")
+			if br.isOpen() {
+				b.Fatal("open")
 			}
-			br.record(probe, false)
+			br.record(false)
 		}
 	})
 }

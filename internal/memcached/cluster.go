@@ -28,8 +28,9 @@ type ClusterConfig struct {
 	// BreakerThreshold is how many consecutive failures take a node out.
 	// A timeout takes it out at once. Default 5.
 	BreakerThreshold int
-	// BreakerCooldown is how long a node stays out before it is probed
-	// again, in the background. Default 2s.
+	// BreakerCooldown is how often a node that is out is probed, in the
+	// background. The first probe is at once, unless the node rejoined
+	// less than a cooldown before. Default 2s.
 	BreakerCooldown time.Duration
 	// GutterTTL caps the lifetime of what is written to a gutter node
 	// while a key's own node is out. Default 20s.
@@ -72,16 +73,17 @@ type Cluster struct {
 	wg     sync.WaitGroup // the probes running
 }
 
-// node is one memcached server of a Cluster. Its breaker's allow is never
-// called: the probe of a node that is out is Cluster.recover, not a call.
+// node is one memcached server of a Cluster.
 type node struct {
 	addr        string
 	read, write *memcache.Client
 	b           *breaker
 
-	mu    sync.Mutex // guards hints and lost, and b's closing (see rejoin)
-	hints []hint     // replicated writes that missed the node, oldest first
-	lost  bool       // hints were dropped since the node went out
+	mu       sync.Mutex    // guards hints, lost, rejoined and probing, and b's closing (see rejoin)
+	hints    []hint        // replicated writes that missed the node, oldest first
+	lost     bool          // hints were dropped since the node went out
+	rejoined time.Time     // when the node last rejoined; zero if never out
+	probing  chan struct{} // closed when the probe in flight ends; nil when none is
 }
 
 // NewCluster returns a Cluster on nodes. It fails on an empty list, a
@@ -123,11 +125,7 @@ func NewCluster(nodes []Node, cfg ClusterConfig) (*Cluster, error) {
 			addr:  nd.Addr,
 			read:  read,
 			write: write,
-			b: &breaker{
-				threshold: int32(min(cfg.BreakerThreshold, 1<<31-1)),
-				cooldown:  cfg.BreakerCooldown,
-				now:       time.Now,
-			},
+			b:     &breaker{threshold: int32(min(cfg.BreakerThreshold, 1<<31-1))},
 		})
 	}
 	cont, err := newContinuum(weighted)
@@ -306,7 +304,7 @@ func (c *Cluster) do(ctx context.Context, n *node, op string, write bool, call f
 // be, and reports failures.
 func (c *Cluster) observe(n *node, op string, err error) {
 	if !isFailure(err) {
-		n.b.record(false, false)
+		n.b.record(false)
 		return
 	}
 	if c.cfg.OnFailure != nil {
@@ -316,7 +314,7 @@ func (c *Cluster) observe(n *node, op string, err error) {
 	if isTimeout(err) {
 		opened = n.b.trip()
 	} else {
-		opened = n.b.record(false, true)
+		opened = n.b.record(true)
 	}
 	if opened {
 		c.nodeDown(n, err)

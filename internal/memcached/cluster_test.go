@@ -344,6 +344,83 @@ func TestClusterOperations(t *testing.T) {
 	}
 }
 
+// TestAnswersAreNotFailures: with a threshold of 1, a miss, a lost add, a
+// delete of an absent key and keys gomemcache refuses to send leave the
+// node in, and are not reported as failures.
+func TestAnswersAreNotFailures(t *testing.T) {
+	cfg := testConfig
+	cfg.BreakerThreshold = 1
+	servers, c, ev := newCluster(t, 2, cfg)
+	ctx := context.Background()
+	if err := c.Set(ctx, item("k", "v")); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		call func() error
+		want error
+	}{
+		{"miss", func() error { _, err := c.Get(ctx, "absent"); return err }, memcache.ErrCacheMiss},
+		{"not stored", func() error { return c.Add(ctx, item("k", "w")) }, memcache.ErrNotStored},
+		{"delete absent", func() error { return c.Delete(ctx, "absent") }, memcache.ErrCacheMiss},
+		{"malformed key", func() error { _, err := c.Get(ctx, "bad key"); return err }, memcache.ErrMalformedKey},
+		{"too long key", func() error { _, err := c.Get(ctx, strings.Repeat("k", 251)); return err }, memcache.ErrMalformedKey},
+		{"locked", func() error {
+			if _, err := c.Lock(ctx, "lock", time.Minute); err != nil {
+				return err
+			}
+			_, err := c.Lock(ctx, "lock", time.Minute)
+			return err
+		}, memcached.ErrLocked},
+	} {
+		if err := tc.call(); !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	for _, addr := range servers.Addrs() {
+		if !up(c, addr) {
+			t.Errorf("%s taken out by answers", addr)
+		}
+	}
+	if f := ev.requestFailures(); len(f) != 0 {
+		t.Errorf("answers reported as failures: %v", f)
+	}
+}
+
+// TestOwnStallCostsOneProbe: a node taken out by a timeout that was not
+// its own — here it answers again by the time the timeout is reported, as
+// after a stall of this process — is probed at once and back in service,
+// not out for the cooldown (an hour here). A node taken out again soon
+// after it rejoined waits the cooldown: firstProbe, tested in
+// breaker_test.go.
+func TestOwnStallCostsOneProbe(t *testing.T) {
+	cfg := testConfig
+	cfg.BreakerCooldown = time.Hour
+	servers := memcachedtest.StartCluster(t, 2)
+	stalled := servers.Server(servers.Addrs()[0])
+	ev := &events{}
+	cfg = ev.config(cfg)
+	down := cfg.OnNodeDown
+	cfg.OnNodeDown = func(addr string, cause error) {
+		stalled.Resume() // the node answers again before it is probed
+		down(addr, cause)
+	}
+	c, err := memcached.NewCluster(nodes(servers.Addrs()...), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	key := keyOn(t, c, stalled.Addr(), 0)
+	stalled.Pause()
+	if _, err := c.Get(context.Background(), key); err == nil || errors.Is(err, memcache.ErrCacheMiss) {
+		t.Fatalf("Get on the paused node: %v, want a timeout", err)
+	}
+	waitFor(t, "the node to be probed and back", func() bool { return up(c, stalled.Addr()) })
+	if d, u, _, _ := ev.get(); !slices.Equal(d, []string{stalled.Addr()}) || !slices.Equal(u, []string{stalled.Addr()}) {
+		t.Fatalf("down %v, up %v; want the node out once and back once", d, u)
+	}
+}
+
 // TestHungNodeGutter: a node that hangs (SIGSTOP) costs one timeout, which
 // takes it out; then its keys go to the gutter, the next node on the
 // continuum, with short TTLs, at no cost from the hung node, while the
@@ -432,6 +509,47 @@ func TestKilledNode(t *testing.T) {
 		t.Fatalf("Get on the restarted node: %v, want a miss", err)
 	}
 	if err := c.Set(ctx, item(key, "own")); err != nil || rawValue(t, dead, key) != "own" {
+		t.Fatalf("Set after the rejoin: %v", err)
+	}
+}
+
+// TestRestartedNodeRejoinsAtOnce: a node that hung, was killed and
+// restarted on its address rejoins at its next probe, whatever idle
+// connections to its old process the Cluster kept: the probe does not try
+// them one by one, a cooldown each.
+func TestRestartedNodeRejoinsAtOnce(t *testing.T) {
+	cfg := testConfig
+	cfg.MaxIdleConns = 64
+	cfg.BreakerCooldown = 3 * time.Second // a few dead connections would outlast waitFor's bound
+	servers, c, ev := newCluster(t, 2, cfg)
+	ctx := context.Background()
+	node := servers.Server(servers.Addrs()[0])
+	key := keyOn(t, c, node.Addr(), 0)
+	// Idle connections, as concurrent requests leave them.
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for range 48 {
+		wg.Go(func() {
+			<-start
+			_, _ = c.Get(ctx, key)
+		})
+	}
+	close(start)
+	wg.Wait()
+	node.Pause()
+	if _, err := c.Get(ctx, key); err == nil || errors.Is(err, memcache.ErrCacheMiss) {
+		t.Fatalf("Get on the paused node: %v, want a timeout", err)
+	}
+	// The first probe, at once, meets the paused node too.
+	waitFor(t, "the first probe to fail", func() bool {
+		ev.mu.Lock()
+		defer ev.mu.Unlock()
+		return slices.Contains(ev.failures, node.Addr()+" version")
+	})
+	node.Stop()
+	node.Restart()
+	waitFor(t, "the restarted node to rejoin", func() bool { return up(c, node.Addr()) })
+	if err := c.Set(ctx, item(key, "v")); err != nil || rawValue(t, node.Addr(), key) != "v" {
 		t.Fatalf("Set after the rejoin: %v", err)
 	}
 }

@@ -1,43 +1,18 @@
 // Package memcached is authgate's access to memcached, shared by the
-// validated-token cache (package cache) and the refresh-token store
-// (package refresh): gomemcache calls that respect a context that has
-// already ended, circuit breakers, and memcached's expiration rules. It
-// has two clients: [Client], one gomemcache client behind one breaker, and
-// [Cluster], several nodes with consistent hashing, a breaker per node, a
-// gutter and replication.
+// validated-token cache (package cache), the refresh-token store (package
+// refresh) and the connections package: a [Cluster] of memcached nodes —
+// keys placed by consistent hashing, a circuit breaker per node, a gutter
+// for the keys of a node that is out, and replication for what must survive
+// the loss of a node — and memcached's expiration rules ([Expiration]).
 //
-// # Client
-//
-// Build one gomemcache client per process with [NewClient], which fails on
-// an address that does not resolve (memcache.New would only fail later, on
-// every call), and wrap it with [New]:
-//
-//	mc, err := memcached.NewClient([]string{"memcached:11211"}, 100*time.Millisecond, 64)
-//	if err != nil {
-//		return err
-//	}
-//	c := memcached.New(mc, memcached.Config{OnBreakerChange: gauge})
-//	exp, ok := memcached.Expiration(ttl, time.Now())
-//	if ok {
-//		err = c.Set(ctx, &memcache.Item{Key: name, Value: v, Expiration: exp})
-//	}
-//
-// gomemcache takes no context, so a call is bounded by the client's Timeout
-// (for the dial and for each read and write), not by the context's
-// deadline; a context that has already ended stops the call before it
-// starts. Errors are wrapped with the operation ("memcached: get: …"), and
-// gomemcache's sentinels (memcache.ErrCacheMiss, ErrNotStored, …) stay
-// visible to errors.Is.
-//
-// A memcached that is down or hangs must not cost every request a timeout.
-// After Config.BreakerThreshold consecutive failures (network errors,
-// timeouts, server errors, no server) the breaker opens: calls fail at once
-// with [ErrBreakerOpen] for Config.BreakerCooldown. Then exactly one call is
-// let through as a probe while the others still fail fast; the probe's
-// success closes the breaker and its failure opens it for another cooldown.
-// Answers such as a miss, a lost add or compare-and-swap race, or a
-// malformed key are not failures. While the breaker is closed a call costs
-// two atomic loads more than gomemcache's own.
+// gomemcache takes no context, so a call is bounded by the Cluster's
+// timeouts (for the dial and for each read and write), not by the
+// context's deadline; a context that has already ended stops the call
+// before it starts. Errors name the operation and the node ("memcached:
+// get mc1:11211: …"), and gomemcache's sentinels (memcache.ErrCacheMiss,
+// ErrNotStored, …) stay visible to errors.Is. Answers — a miss, a lost add
+// or compare-and-swap race, a key gomemcache refuses to send — are not
+// failures.
 //
 // # Cluster
 //
@@ -75,8 +50,9 @@
 // point at or after it, wrapping around. testdata/ketama holds placements
 // computed by libmemcached 1.1.4 for 100,000 keys, and the tests check
 // every one, ties between points included. Not reproduced: libmemcached's
-// key prefix (namespace) hashing, and its auto-eject, which rebuilds the continuum without a dead node
-// (with equal weights that gives the same node as the gutter below).
+// key prefix (namespace) hashing, and its auto-eject, which rebuilds the
+// continuum without a dead node (with equal weights that gives the same
+// node as the gutter below).
 //
 // Adding a node to n moves about 1/(n+1) of the keys, all to the new node;
 // removing one moves only its keys. A replicated key's two nodes are the
@@ -90,15 +66,27 @@
 // Each node has its own breaker: BreakerThreshold consecutive failures take
 // it out, and a timeout takes it out at once (a node that does not answer
 // within the timeout is treated as hung: a request would rather validate
-// its token than wait). Requests never wait for a node that is out: a
-// goroutine probes it ("version") every BreakerCooldown in the background,
-// replays the writes it missed (below), and puts it back. So a hung node
-// costs the calls in flight when it hangs one timeout each, and nothing
-// more until it returns; a dead node (connection refused) costs each call
-// a refused connection until the threshold. The other nodes serve as
-// before. Reads and writes have their own timeouts (ReadTimeout,
-// WriteTimeout): gomemcache has one timeout per client, so each node has
-// two gomemcache clients, each with its own idle connections.
+// its token than wait). Requests never wait for a node that is out: calls
+// that need it fail at once with [ErrBreakerOpen], or go elsewhere (below),
+// while a goroutine probes it ("version") in the background, replays the
+// writes it missed, and puts it back. The first probe runs as soon as the
+// node is taken out — the timeout may have been this process's own stall
+// (a GC pause, CPU throttling) rather than the node's, and a healthy node
+// should not stay out for it — and the next every BreakerCooldown; a node
+// taken out again within a cooldown of rejoining waits the cooldown, so
+// that a node which answers probes but fails calls costs requests at most
+// one timeout per cooldown. So a hung node costs the calls in flight when
+// it hangs one timeout each, and nothing more until it returns; a dead node
+// (connection refused) costs each call a refused connection until the
+// threshold. The other nodes serve as before. One call waits: a
+// replicated call that finds both of its key's nodes out while one of them
+// is being probed waits for that probe (at most ReadTimeout + WriteTimeout),
+// so that a stall of this process, which times out every call in flight
+// and takes every node out at once, costs a refresh or a logout a round
+// trip rather than a failure. Reads and writes have their
+// own timeouts (ReadTimeout, WriteTimeout): gomemcache has one timeout per
+// client, so each node has two gomemcache clients, each with its own idle
+// connections.
 //
 // While a key's node is out, single-copy calls go to the gutter: the next
 // node on the continuum that is up (for a node's keys that is mostly its
@@ -162,28 +150,62 @@
 //
 // # What a node loss costs
 //
-// With n nodes, one node out: its share of single-copy keys (about 1/n)
-// misses until refilled on the gutter, and again when the node returns
-// (its contents may be stale or gone); a hang costs the calls in flight
-// one timeout, then nothing; replicated keys keep one copy and lose
-// nothing; locks keep working; the node's missed replicated writes are
-// queued in memory. Two nodes out: the replicated keys whose two copies
-// were on them cannot be read or written (about 2/(n(n-1)) of them, all
-// of them with two nodes), and calls on them fail.
+// With n nodes, one of them out (hung, dead, or restarted empty):
+//
+//   - Sessions and logouts: nothing. Replicated keys keep their copy on the
+//     other node; reads take it, writes land there and are replayed to the
+//     node when it rejoins; locks keep one owner.
+//   - Cache: revalidations. The node's share of single-copy keys (about
+//     1/n) misses until refilled on the gutter, and again when the node
+//     returns (its contents may be stale or gone); each miss costs a
+//     token's validation, done locally for a JWT.
+//   - Latency: one timeout per detection window. A hang costs the calls in
+//     flight when it starts one ReadTimeout or WriteTimeout each, then
+//     nothing: calls skip the node until a probe finds it answering. A
+//     dead node costs refused connections, which are fast, until
+//     BreakerThreshold of them take it out.
+//   - Memory: the node's missed replicated writes, queued in each instance
+//     (at most MaxHints).
+//
+// Two nodes out at once: the replicated keys whose two copies were on them
+// (about 2/(n(n-1)) of them, all of them with two nodes) cannot be read or
+// written, and calls on them fail.
 //
 // # Commands, and mcrouter
 //
-// A Cluster sends gets (gomemcache's Get sends gets, not get), set, add,
-// cas, delete, version (the probe) and flush_all (only after a replay
-// queue overflowed), in memcached's text protocol; never touch, incr,
-// decr, append or the meta commands. Past a handful of nodes, or to share
-// routing with other languages, front the pool with mcrouter and give the
-// Cluster one node, the local mcrouter: it then places nothing, keeps no
-// replay queue (one node has no second copy) and never flushes, and
-// mcrouter's routes do the placement, failover and replication. Route
-// gets as well as get (with an OperationSelectorRoute, gets needs a policy
-// of its own), route the replicated keys' set and delete to all their
-// replicas (AllSyncRoute) and their gets with a failover on miss, and keep
-// locks and leases on one replica per key (a PoolRoute), since gets and
-// cas are point-to-point.
+// A Cluster sends, in memcached's text protocol: gets (gomemcache's Get
+// sends gets, not get), set, add, cas, delete, version (the probe) and
+// flush_all (only to a node whose replay queue overflowed, before it
+// rejoins). Never touch, incr, decr, append or the meta commands.
+//
+// Past a handful of nodes — each instance keeps up to 2 × MaxIdleConns
+// connections per node and its own view of every node's health — front
+// the pool with mcrouter, a sidecar per host that pools connections and
+// shares health across the host's processes. Keep authgate's rules by
+// giving the Cluster two nodes, two mcrouter endpoints (two mcrouter
+// processes, say on ports 5000 and 5001), each routing to one replica pool
+// of memcached servers ("route": "PoolRoute|A" in one's configuration,
+// "PoolRoute|B" in the other's). Every replicated key then has one copy in
+// each pool, written to both and read from both, so a revocation mark
+// found in either pool stands, and writes an endpoint missed while out are
+// replayed to it; single-copy keys go to their endpoint's pool, and to the
+// other (the gutter) while it is out; locks are taken through the key's own
+// endpoint first, as on two nodes; mcrouter hashes within each pool. Set
+// mcrouter's --server-timeout below the Cluster's ReadTimeout, so that a
+// hung server costs an error for its keys (which mcrouter answers at once
+// once it has marked the server out, after --timeouts-until-tko timeouts)
+// rather than a timeout that takes a whole pool's endpoint out. mcrouter
+// answers version itself, so the probe checks mcrouter, not the servers.
+// What is lost: a replicated write that one server misses while its
+// endpoint stays in is not replayed to that server (mcrouter logs failed
+// deletes for replay, its async log, but not sets), so a server back from
+// a partition can serve a stale copy of a record until it is rewritten or
+// expires; marks still stand, being read from both pools.
+//
+// One mcrouter endpoint with mcrouter's own replication — an
+// OperationSelectorRoute sending "set" and "delete" to an AllSyncRoute over
+// both pools, and "get" and "gets" (the Cluster sends gets) to a
+// MissFailoverRoute over them — keeps two copies too, but a read returns
+// the first copy found: a server that missed a revocation mark and still
+// holds the token's entry serves the entry. Prefer the two endpoints.
 package memcached

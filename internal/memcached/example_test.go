@@ -29,28 +29,6 @@ func ExampleExpiration() {
 	// 1803888000 true
 }
 
-// A Client wraps one gomemcache client; a miss is an answer, anything else
-// means memcached could not be asked.
-func ExampleNew() {
-	mc, err := memcached.NewClient([]string{"127.0.0.1:11211"}, 100*time.Millisecond, 64)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	c := memcached.New(mc, memcached.Config{
-		OnBreakerChange: func(open bool) { fmt.Println("breaker open:", open) },
-	})
-	it, err := c.Get(context.Background(), "greeting")
-	switch {
-	case errors.Is(err, memcache.ErrCacheMiss):
-		fmt.Println("absent")
-	case err != nil:
-		fmt.Println("memcached unavailable:", err)
-	default:
-		fmt.Printf("%s\n", it.Value)
-	}
-}
-
 // A Cluster of three nodes: a revocation mark is written to two of them,
 // and read back from both.
 func ExampleNewCluster() {

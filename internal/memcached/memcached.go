@@ -1,7 +1,6 @@
 package memcached
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -10,48 +9,9 @@ import (
 	"github.com/bradfitz/gomemcache/memcache"
 )
 
-// ErrBreakerOpen is returned, without asking memcached, while the circuit
-// breaker is open.
+// ErrBreakerOpen is returned, without asking memcached, when the node a
+// call needs is out (see [Cluster]).
 var ErrBreakerOpen = errors.New("memcached: circuit breaker open")
-
-// Config configures a [Client]'s circuit breaker. The zero value is ready
-// to use.
-type Config struct {
-	// BreakerThreshold is how many consecutive failures open the breaker.
-	// Default 5.
-	BreakerThreshold int
-	// BreakerCooldown is how long the breaker stays open before one call is
-	// let through as a probe. Default 5s.
-	BreakerCooldown time.Duration
-	// Now is the clock the cooldown is measured with. Default time.Now.
-	Now func() time.Time
-	// OnBreakerChange, when set, is called on every opening (true) and
-	// closing (false), in the goroutine of the call that caused it, for
-	// metrics and logs. It must not call the Client. Default: nil.
-	OnBreakerChange func(open bool)
-}
-
-// Client wraps a *memcache.Client with a context check, a circuit breaker
-// and errors that name the operation. It is safe for concurrent use.
-type Client struct {
-	mc *memcache.Client
-	b  *breaker
-}
-
-// New wraps mc. Several Clients may wrap the same mc; each has its own
-// breaker.
-func New(mc *memcache.Client, cfg Config) *Client {
-	if cfg.BreakerThreshold <= 0 {
-		cfg.BreakerThreshold = 5
-	}
-	if cfg.BreakerCooldown <= 0 {
-		cfg.BreakerCooldown = 5 * time.Second
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	return &Client{mc: mc, b: newBreaker(cfg)}
-}
 
 // NewClient returns a gomemcache client for servers ("host:port" or a Unix
 // socket path) with timeout bounding each dial, read and write, and
@@ -72,61 +32,6 @@ func NewClient(servers []string, timeout time.Duration, maxIdleConns int) (*memc
 	c.Timeout = max(timeout, 0)
 	c.MaxIdleConns = max(maxIdleConns, 0)
 	return c, nil
-}
-
-// BreakerOpen reports whether the circuit breaker is open (or half-open,
-// with its probe in flight), that is whether calls are being refused.
-func (c *Client) BreakerOpen() bool { return c.b.isOpen() }
-
-// Get fetches key; memcache.ErrCacheMiss when it is absent.
-func (c *Client) Get(ctx context.Context, key string) (*memcache.Item, error) {
-	var it *memcache.Item
-	err := c.do(ctx, "get", func() (err error) {
-		it, err = c.mc.Get(key)
-		return err
-	})
-	return it, err
-}
-
-// Set stores item unconditionally.
-func (c *Client) Set(ctx context.Context, item *memcache.Item) error {
-	return c.do(ctx, "set", func() error { return c.mc.Set(item) })
-}
-
-// Add stores item only if its key is absent; memcache.ErrNotStored
-// otherwise.
-func (c *Client) Add(ctx context.Context, item *memcache.Item) error {
-	return c.do(ctx, "add", func() error { return c.mc.Add(item) })
-}
-
-// CompareAndSwap stores item, which must come from Get, only if it has not
-// changed since; memcache.ErrCASConflict when it has, and
-// memcache.ErrCacheMiss when it has gone.
-func (c *Client) CompareAndSwap(ctx context.Context, item *memcache.Item) error {
-	return c.do(ctx, "cas", func() error { return c.mc.CompareAndSwap(item) })
-}
-
-// Delete removes key; memcache.ErrCacheMiss when it was absent.
-func (c *Client) Delete(ctx context.Context, key string) error {
-	return c.do(ctx, "delete", func() error { return c.mc.Delete(key) })
-}
-
-// do runs call unless ctx has ended or the breaker refuses it, and tells the
-// breaker how it went.
-func (c *Client) do(ctx context.Context, op string, call func() error) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("memcached: %s: %w", op, err)
-	}
-	probe, ok := c.b.allow()
-	if !ok {
-		return fmt.Errorf("memcached: %s: %w", op, ErrBreakerOpen)
-	}
-	err := call()
-	c.b.record(probe, isFailure(err))
-	if err != nil {
-		return fmt.Errorf("memcached: %s: %w", op, err)
-	}
-	return nil
 }
 
 // isFailure tells memcached failing (network errors, timeouts, server

@@ -51,40 +51,132 @@ func (c *Cluster) queue(n *node, h hint) bool {
 }
 
 // nodeDown reports that n was taken out for cause and starts its probe.
+// A first probe that runs at once counts as in flight from here on, for
+// the calls that wait for it (see awaitProbes).
 func (c *Cluster) nodeDown(n *node, cause error) {
 	if c.cfg.OnNodeDown != nil {
 		c.cfg.OnNodeDown(n.addr, cause)
 	}
+	n.mu.Lock()
+	first := firstProbe(n.rejoined, time.Now(), c.cfg.BreakerCooldown)
+	if first == 0 {
+		n.probing = make(chan struct{})
+	}
+	n.mu.Unlock()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.closed {
-		c.wg.Go(func() { c.recover(n) })
+	if c.closed {
+		endProbe(n)
+		return
 	}
+	c.wg.Go(func() { c.recover(n, first) })
 }
 
-// recover probes n every cooldown until it rejoins or the Cluster closes.
-// The probe runs in the background, so no request waits for a node that is
-// out.
-func (c *Cluster) recover(n *node) {
-	t := time.NewTimer(c.cfg.BreakerCooldown)
+// recover probes n until it rejoins or the Cluster closes: after first,
+// then every cooldown. The probe runs in the background, so no request
+// waits for a node that is out (but see awaitProbes).
+func (c *Cluster) recover(n *node, first time.Duration) {
+	t := time.NewTimer(first)
 	defer t.Stop()
 	for {
 		select {
 		case <-c.done:
+			endProbe(n)
 			return
 		case <-t.C:
 		}
-		if c.rejoin(n) {
+		if c.probe(n) {
 			return
 		}
 		t.Reset(c.cfg.BreakerCooldown)
 	}
 }
 
+// probe runs one rejoin of n, with n.probing set meanwhile.
+func (c *Cluster) probe(n *node) bool {
+	n.mu.Lock()
+	if n.probing == nil {
+		n.probing = make(chan struct{})
+	}
+	n.mu.Unlock()
+	defer endProbe(n)
+	return c.rejoin(n)
+}
+
+// endProbe tells the calls waiting for n's probe that it has ended.
+func endProbe(n *node) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.probing != nil {
+		close(n.probing)
+		n.probing = nil
+	}
+}
+
+// awaitProbes is for a replicated call that finds every node of its key
+// out: it waits, for at most ReadTimeout + WriteTimeout (a probe and the
+// start of a replay) or until ctx ends, for a probe in flight on one of
+// them to put its node back. A node taken out by this process's own stall
+// (a timeout when every call timed out together) is probed at once and
+// back within a round trip: a session's refresh or a logout waits that
+// long rather than fail. A node that is really out costs the calls that
+// meet its probe at most that wait.
+func (c *Cluster) awaitProbes(ctx context.Context, nodes [2]*node) {
+	var probes []chan struct{}
+	for _, n := range nodes {
+		if n == nil {
+			continue
+		}
+		n.mu.Lock()
+		if n.probing != nil {
+			probes = append(probes, n.probing)
+		}
+		n.mu.Unlock()
+	}
+	if len(probes) == 0 {
+		return
+	}
+	t := time.NewTimer(c.cfg.ReadTimeout + c.cfg.WriteTimeout)
+	defer t.Stop()
+	for _, p := range probes {
+		select {
+		case <-p:
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			return
+		}
+		if !allOut(nodes) {
+			return
+		}
+	}
+}
+
+// firstProbe is how long after a node is taken out it is first probed,
+// given when it last rejoined. A node that had served for a cooldown is
+// probed at once: the timeout that took it out may have been this
+// process's own stall (a GC pause, CPU throttling), not the node's, and a
+// healthy node should not stay out a whole cooldown for it. A node taken
+// out again within a cooldown of rejoining waits the cooldown, so that a
+// node that answers probes but fails calls costs requests at most one
+// timeout per cooldown.
+func firstProbe(rejoined, now time.Time, cooldown time.Duration) time.Duration {
+	if !rejoined.IsZero() && now.Sub(rejoined) < cooldown {
+		return cooldown
+	}
+	return 0
+}
+
 // rejoin probes n with "version"; if it answers, empties it when hints were
 // lost, replays the hints, and puts it back in service. It reports whether
 // n is back.
 func (c *Cluster) rejoin(n *node) bool {
+	// The idle connections were opened before the node went out: to a
+	// process that may have been killed since (a restarted node listens on
+	// the same address), on which each call, probe and replay would fail in
+	// turn, one connection per cooldown. Probe and replay on fresh ones.
+	_ = n.read.Close()
+	_ = n.write.Close()
 	ctx := context.Background()
 	if err := c.do(ctx, n, "version", false, (*memcache.Client).Ping); err != nil {
 		return false
@@ -101,7 +193,8 @@ func (c *Cluster) rejoin(n *node) bool {
 			if c.cfg.OnNodeUp != nil {
 				c.cfg.OnNodeUp(n.addr, replayed)
 			}
-			n.b.record(true, false)
+			n.rejoined = time.Now()
+			n.b.close()
 			n.mu.Unlock()
 			return true
 		}

@@ -66,7 +66,7 @@ func (c Copies) err(op string) error {
 // revocation mark found on either node stands.
 func (c *Cluster) GetReplicated(ctx context.Context, key string) (Copies, error) {
 	var cp Copies
-	c.replicate("get", key, &cp, func(i int, n *node) {
+	c.replicate(ctx, "get", key, &cp, func(i int, n *node) {
 		cp.Errs[i] = c.do(ctx, n, "get", false, func(mc *memcache.Client) (err error) {
 			cp.Items[i], err = mc.Get(key)
 			return err
@@ -83,7 +83,7 @@ func (c *Cluster) GetReplicated(ctx context.Context, key string) (Copies, error)
 func (c *Cluster) SetReplicated(ctx context.Context, item *memcache.Item) (Copies, error) {
 	until, ok := deadline(item.Expiration, time.Now())
 	var cp Copies
-	nodes := c.replicate("set", item.Key, &cp, func(i int, n *node) {
+	nodes := c.replicate(ctx, "set", item.Key, &cp, func(i int, n *node) {
 		cp.Errs[i] = c.do(ctx, n, "set", true, func(mc *memcache.Client) error { return mc.Set(item) })
 	})
 	if ok {
@@ -96,7 +96,7 @@ func (c *Cluster) SetReplicated(ctx context.Context, item *memcache.Item) (Copie
 // SetReplicated writes. An absent copy is not an error.
 func (c *Cluster) DeleteReplicated(ctx context.Context, key string) (Copies, error) {
 	var cp Copies
-	nodes := c.replicate("delete", key, &cp, func(i int, n *node) {
+	nodes := c.replicate(ctx, "delete", key, &cp, func(i int, n *node) {
 		cp.Errs[i] = ignoreMiss(c.do(ctx, n, "delete", true, func(mc *memcache.Client) error { return mc.Delete(key) }))
 	})
 	c.hintMissed(nodes, &cp, hint{op: hintDelete, key: key})
@@ -105,9 +105,13 @@ func (c *Cluster) DeleteReplicated(ctx context.Context, key string) (Copies, err
 
 // replicate runs call for each of key's nodes that is up, the second in a
 // goroutine of its own, marks the nodes that are out in cp, and returns
-// the nodes.
-func (c *Cluster) replicate(op, key string, cp *Copies, call func(i int, n *node)) [2]*node {
+// the nodes. When both are out it first waits for a probe in flight
+// (awaitProbes).
+func (c *Cluster) replicate(ctx context.Context, op, key string, cp *Copies, call func(i int, n *node)) [2]*node {
 	nodes := c.copies(key, cp)
+	if allOut(nodes) {
+		c.awaitProbes(ctx, nodes)
+	}
 	var up [2]bool
 	for i, n := range nodes {
 		if n == nil {
@@ -130,6 +134,11 @@ func (c *Cluster) replicate(op, key string, cp *Copies, call func(i int, n *node
 	}
 	wg.Wait()
 	return nodes
+}
+
+// allOut reports whether every one of nodes is out.
+func allOut(nodes [2]*node) bool {
+	return nodes[0].b.isOpen() && (nodes[1] == nil || nodes[1].b.isOpen())
 }
 
 // copies returns key's two nodes and fills cp's addresses.
@@ -188,6 +197,9 @@ func (c *Cluster) LockAs(ctx context.Context, key string, owner []byte, ttl time
 	l.replicated = true
 	var cp Copies
 	l.nodes = c.copies(key, &cp)
+	if allOut(l.nodes) {
+		c.awaitProbes(ctx, l.nodes)
+	}
 	it := &memcache.Item{Key: key, Value: l.owner, Expiration: exp}
 	// tried: the add was sent and not refused, so a copy may be there
 	// even where the call failed.

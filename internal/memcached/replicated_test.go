@@ -496,3 +496,66 @@ func TestAddNode(t *testing.T) {
 		t.Errorf("%d of %d single-copy keys moved to the new node", misses, n)
 	}
 }
+
+// TestReplicatedWaitsForProbe: when both of a key's nodes have just been
+// taken out and are being probed — as when this process stalls and every
+// call in flight times out together — a replicated call waits for the
+// probes rather than fail; when the probes fail too, it fails, bounded.
+func TestReplicatedWaitsForProbe(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		back bool // the nodes answer their probes
+		call func(context.Context, *memcached.Cluster) (answered int, err error)
+	}{
+		{"SetReplicated, nodes answering again", true, setSession},
+		{"Lock, nodes answering again", true, func(ctx context.Context, c *memcached.Cluster) (int, error) {
+			_, err := c.Lock(ctx, "session-lock", time.Minute)
+			return 1, err
+		}},
+		{"SetReplicated, nodes still hung", false, setSession},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig
+			cfg.ReadTimeout, cfg.WriteTimeout = 2*time.Second, 2*time.Second
+			cfg.BreakerCooldown = time.Hour // only the first probes, at once, run
+			servers, c, _ := newCluster(t, 2, cfg)
+			ctx := context.Background()
+			for _, s := range servers.Servers() {
+				s.Pause()
+			}
+			// Both nodes out, each with its first probe in flight.
+			var wg sync.WaitGroup
+			for _, addr := range servers.Addrs() {
+				wg.Go(func() { _, _ = c.Get(ctx, keyOn(t, c, addr, 0)) })
+			}
+			wg.Wait()
+			for _, addr := range servers.Addrs() {
+				if up(c, addr) {
+					t.Fatalf("%s not taken out by a timeout", addr)
+				}
+			}
+			if tc.back {
+				go func() {
+					time.Sleep(100 * time.Millisecond) // orders the resume after the call below starts; asserts nothing
+					for _, s := range servers.Servers() {
+						s.Resume()
+					}
+				}()
+			}
+			ctx, cancel := context.WithTimeout(ctx, 20*time.Second) // "bounded", not a timing claim
+			defer cancel()
+			answered, err := tc.call(ctx, c)
+			switch {
+			case tc.back && (err != nil || answered == 0):
+				t.Fatalf("with both nodes answering their probes: %v, %d copies; want the call to go through", err, answered)
+			case !tc.back && !errors.Is(err, memcached.ErrBreakerOpen):
+				t.Fatalf("with both nodes hung: %v, want ErrBreakerOpen once the probes failed", err)
+			}
+		})
+	}
+}
+
+func setSession(ctx context.Context, c *memcached.Cluster) (int, error) {
+	cp, err := c.SetReplicated(ctx, item("session", "v"))
+	return cp.Answered(), err
+}

@@ -257,10 +257,13 @@ func (p *process) kill() error {
 }
 
 // Process is a memcached started by a program rather than a test (the load
-// test): Launch starts it, Kill ends it.
+// test): Launch starts it, Kill ends it, and Pause, Resume and Restart do
+// what Server's methods of those names do. Its methods must not be called
+// concurrently.
 type Process struct {
 	Addr string
-	p    *process
+	bin  string
+	p    *process // nil once killed
 }
 
 // Launch starts memcached on a free loopback port and waits until it
@@ -279,15 +282,64 @@ func Launch() (*Process, error) {
 		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 		p, err := launch(bin, addr)
 		if err == nil {
-			return &Process{Addr: addr, p: p}, nil
+			return &Process{Addr: addr, bin: bin, p: p}, nil
 		}
 		lastErr = err
 	}
 	return nil, lastErr
 }
 
-// Kill stops the process (SIGKILL) and waits for it to exit.
-func (p *Process) Kill() error { return p.p.kill() }
+// Kill stops the process (SIGKILL) and waits for it to exit. Killing a
+// process already killed does nothing.
+func (p *Process) Kill() error {
+	if p.p == nil {
+		return nil
+	}
+	err := p.p.kill()
+	p.p = nil
+	return err
+}
+
+// Pause freezes the process (SIGSTOP) and waits until it has stopped: it
+// accepts connections and answers nothing, as a memcached that hangs.
+func (p *Process) Pause() error {
+	if p.p == nil {
+		return errors.New("memcachedtest: pausing a killed memcached")
+	}
+	if err := p.p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		return err
+	}
+	return waitStopped(p.p.cmd.Process.Pid)
+}
+
+// Resume undoes Pause.
+func (p *Process) Resume() error {
+	if p.p == nil {
+		return errors.New("memcachedtest: resuming a killed memcached")
+	}
+	return p.p.cmd.Process.Signal(syscall.SIGCONT)
+}
+
+// Restart kills the process if it runs and starts a fresh, empty memcached
+// on the same address, waiting a few seconds at most for the address to be
+// free again.
+func (p *Process) Restart() error {
+	if err := p.Kill(); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(startTimeout)
+	for {
+		np, err := launch(p.bin, p.Addr)
+		if err == nil {
+			p.p = np
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("memcachedtest: restarting memcached on %s: %w", p.Addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
 
 // Version sends the memcached "version" command to addr and returns the
 // version it reports, proving that a real memcached answers there.

@@ -1,7 +1,9 @@
 package memcachedtest_test
 
 import (
+	"errors"
 	"net"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -114,5 +116,52 @@ func TestKeys(t *testing.T) {
 	slices.Sort(keys)
 	if !slices.Equal(keys, []string{"ag1:a:b", "with%percent"}) {
 		t.Fatalf("Keys = %q", keys)
+	}
+}
+
+// TestProcess: a launched process pauses, resumes, restarts empty on the
+// same address, and is killed.
+func TestProcess(t *testing.T) {
+	p, err := memcachedtest.Launch()
+	switch {
+	case err != nil && os.Getenv(memcachedtest.RequireEnv) == "1":
+		t.Fatal(err)
+	case err != nil:
+		t.Skipf("no memcached: %v", err)
+	}
+	defer p.Kill()
+	c := memcache.New(p.Addr)
+	if err := c.Set(&memcache.Item{Key: "k", Value: []byte("v")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := memcachedtest.Version(p.Addr, 200*time.Millisecond); err == nil {
+		t.Fatal("a paused memcached answered")
+	}
+	if err := p.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := memcachedtest.Version(p.Addr, time.Second); err != nil {
+		t.Fatalf("version after resume: %v", err)
+	}
+	if err := p.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Restart(); err != nil { // kills the paused process
+		t.Fatal(err)
+	}
+	if _, err := memcache.New(p.Addr).Get("k"); !errors.Is(err, memcache.ErrCacheMiss) {
+		t.Fatalf("get after restart: %v, want a miss (a fresh memcached)", err)
+	}
+	if err := p.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := memcachedtest.Version(p.Addr, 200*time.Millisecond); err == nil {
+		t.Fatal("a killed memcached answered")
+	}
+	if err := p.Kill(); err != nil {
+		t.Errorf("second Kill: %v", err)
 	}
 }

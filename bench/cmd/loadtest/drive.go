@@ -34,6 +34,16 @@ type result struct {
 	unexpected map[string]int // by kind
 	byKind     map[string]int
 	firstError string
+	samples    []sample // each request, when the phase keeps them
+}
+
+// sample is one request: its kind, when it started, how long it took, and
+// whether it got what it should.
+type sample struct {
+	kind  string
+	start time.Time
+	took  time.Duration
+	ok    bool
 }
 
 func (r *result) perSecond() float64 { return float64(r.requests) / r.elapsed.Seconds() }
@@ -49,6 +59,13 @@ func (r *result) percentile(p float64) time.Duration {
 // or request budget is spent, printing progress every second.
 func drive(ctx context.Context, client *http.Client, clients int, d time.Duration, maxRequests int, label string,
 	next func(clientID int, i int) request) *result {
+	return driveKeeping(ctx, client, clients, d, maxRequests, label, false, next)
+}
+
+// driveKeeping is drive, keeping every request as a sample when keep is
+// set.
+func driveKeeping(ctx context.Context, client *http.Client, clients int, d time.Duration, maxRequests int, label string,
+	keep bool, next func(clientID int, i int) request) *result {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	var sent atomic.Int64
@@ -70,10 +87,15 @@ func drive(ctx context.Context, client *http.Client, clients int, d time.Duratio
 				if ctx.Err() != nil {
 					break // the phase ended mid-request: not a result
 				}
-				local.latencies = append(local.latencies, time.Since(t0))
+				took := time.Since(t0)
+				local.latencies = append(local.latencies, took)
 				local.requests++
 				local.byKind[req.kind]++
-				if !expected(req, status, err) {
+				ok := expected(req, status, err)
+				if keep {
+					local.samples = append(local.samples, sample{kind: req.kind, start: t0, took: took, ok: ok})
+				}
+				if !ok {
 					local.unexpected[req.kind]++
 					if local.firstError == "" {
 						local.firstError = fmt.Sprintf("%s %s (%s): status %d, %v", req.method, req.url, req.kind, status, err)
@@ -95,6 +117,7 @@ func drive(ctx context.Context, client *http.Client, clients int, d time.Duratio
 func (r *result) merge(o *result) {
 	r.requests += o.requests
 	r.latencies = append(r.latencies, o.latencies...)
+	r.samples = append(r.samples, o.samples...)
 	for k, v := range o.unexpected {
 		r.unexpected[k] += v
 	}

@@ -4,6 +4,7 @@
 //
 //	go run ./cmd/loadtest                        # from bench/; make loadtest runs it
 //	go run ./cmd/loadtest -kill-memcached-at 15s # memcached dies mid-run
+//	go run ./cmd/loadtest -compare 0 -cluster    # three memcached nodes, one hung, killed, restarted
 //
 // It runs three phases. The comparison phase serves one trivial handler behind
 // each contender in this process — a bare handler, a SHA-256 + map
@@ -19,6 +20,12 @@
 // of tokens: a hot set, a stream of new tokens, invalid ones, tokens that
 // expire during the run, and logins followed by refreshes. Everything stays
 // on 127.0.0.1, bounded by -duration and -max-requests.
+//
+// With -cluster the venue phase runs on three memcached nodes instead of
+// one: a quarter into it one node hangs (SIGSTOP), at half it is killed, at
+// three quarters restarted empty. It reports latency and failures per
+// phase, and for the new tokens whose key lives on that node; every answer
+// must be the expected one, refreshes included.
 package main
 
 import (
@@ -47,6 +54,7 @@ type config struct {
 	instances       int
 	killMemcachedAt time.Duration
 	noMemcached     bool
+	cluster         bool
 }
 
 func main() {
@@ -65,9 +73,14 @@ func main() {
 	flag.IntVar(&c.instances, "instances", 2, "venue instances sharing memcached")
 	flag.DurationVar(&c.killMemcachedAt, "kill-memcached-at", 0, "kill memcached this long into the venue phase (0: never)")
 	flag.BoolVar(&c.noMemcached, "no-memcached", false, "run the venue phase without memcached")
+	flag.BoolVar(&c.cluster, "cluster", false, "run the venue phase on three memcached nodes, one of them hung, killed and restarted")
 	flag.Parse()
 	if c.clients < 1 || c.duration < 0 || c.maxRequests < 1 || c.hot < 1 || c.instances < 1 || c.invalidFraction < 0 || c.invalidFraction > 1 {
 		fmt.Fprintln(os.Stderr, "loadtest: -clients, -max-requests, -hot and -instances must be positive, -duration not negative; -invalid within [0,1]")
+		os.Exit(2)
+	}
+	if c.cluster && (c.noMemcached || c.killMemcachedAt > 0) {
+		fmt.Fprintln(os.Stderr, "loadtest: -cluster brings its own memcached nodes and faults; -no-memcached and -kill-memcached-at do not apply")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -88,6 +101,9 @@ func run(ctx context.Context, c config) error {
 		if err := w.comparePhase(ctx); err != nil {
 			return err
 		}
+	}
+	if c.cluster {
+		return w.clusterPhase(ctx)
 	}
 	if c.gateway > 0 {
 		if err := w.gatewayPhase(ctx); err != nil {

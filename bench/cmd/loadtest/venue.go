@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	crand "crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -44,12 +43,12 @@ func (w *world) venuePhase(ctx context.Context) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "venue")
-	fmt.Println("\nbuilding examples/venue …")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/authgate/authgate/examples/venue").CombinedOutput(); err != nil {
-		return fmt.Errorf("building the venue example: %v\n%s", err, out)
+	var servers []string
+	if mc != nil {
+		servers = []string{mc.Addr}
 	}
-	instances, err := w.startVenues(ctx, bin, dir, mc)
+	instances, stop, err := w.startVenues(ctx, dir, servers)
+	defer stop()
 	if err != nil {
 		return err
 	}
@@ -90,7 +89,23 @@ func (w *world) venuePhase(ctx context.Context) error {
 	flows := make(chan *result, 1)
 	go func() { flows <- w.refreshFlows(phaseCtx, client, instances, &killed) }()
 
-	res := drive(ctx, client, w.c.clients, w.c.duration, w.c.maxRequests, "venue mix", func(id, i int) request {
+	res := drive(ctx, client, w.c.clients, w.c.duration, w.c.maxRequests, "venue mix",
+		w.mix(instances, expiring, expiry, newTokens, func(string) string { return "new" }))
+	cancel()
+	flowRes := <-flows
+	after, callsAfter := scrape(ctx, client, instances), w.providerCalls()
+	report(res, flowRes, before, after, callsBefore, callsAfter)
+	if failed := res.unexpected["hot"] + res.unexpected["new"] + flowRes.unexpected["refresh"]; failed > 0 {
+		return fmt.Errorf("%d requests with valid tokens failed; first: %s%s", failed, res.firstError, flowRes.firstError)
+	}
+	return nil
+}
+
+// mix returns the venue mix's next request: the hot set, the new tokens
+// as release hands them out (of the kind newKind names), invalid tokens,
+// and the tokens that expire at expiry; each to an instance in turn.
+func (w *world) mix(instances, expiring []string, expiry time.Time, newTokens <-chan string, newKind func(token string) string) func(id, i int) request {
+	return func(id, i int) request {
 		base := instances[(id+i)%len(instances)]
 		r := rand.Float64()
 		switch {
@@ -101,19 +116,11 @@ func (w *world) venuePhase(ctx context.Context) error {
 		}
 		select {
 		case tok := <-newTokens:
-			return request{kind: "new", method: "GET", url: base + "/v1/venues", token: tok, valid: &yes}
+			return request{kind: newKind(tok), method: "GET", url: base + "/v1/venues", token: tok, valid: &yes}
 		default:
 			return request{kind: "hot", method: "GET", url: base + "/v1/venues", token: w.hot[rand.IntN(len(w.hot))], valid: &yes}
 		}
-	})
-	cancel()
-	flowRes := <-flows
-	after, callsAfter := scrape(ctx, client, instances), w.providerCalls()
-	report(res, flowRes, before, after, callsBefore, callsAfter)
-	if failed := res.unexpected["hot"] + res.unexpected["new"] + flowRes.unexpected["refresh"]; failed > 0 {
-		return fmt.Errorf("%d requests with valid tokens failed; first: %s%s", failed, res.firstError, flowRes.firstError)
 	}
-	return nil
 }
 
 // expiringValidity says what an expiring token must get now: success before
@@ -146,9 +153,10 @@ func release(ctx context.Context, tokens []string, perSecond int, out chan<- str
 }
 
 // refreshFlows logs in and refreshes at refreshPerSec, alternating
-// instances, and uses each new token once. Refresh tokens live in
-// memcached: once it is killed, a refresh can only answer 503, so flows
-// started after that are counted apart ("outage") and expected to fail.
+// instances, and uses each new token once; each flow is a sample of kind
+// "refresh". Refresh tokens live in memcached: once it is killed (killed,
+// when not nil, says so), a refresh can only answer 503, so flows started
+// after that are counted apart ("outage") and expected to fail.
 func (w *world) refreshFlows(ctx context.Context, client *http.Client, instances []string, killed *atomic.Bool) *result {
 	res := &result{unexpected: map[string]int{}, byKind: map[string]int{}}
 	if w.c.refreshPerSec <= 0 {
@@ -163,7 +171,8 @@ func (w *world) refreshFlows(ctx context.Context, client *http.Client, instances
 		case <-t.C:
 		}
 		res.byKind["started"]++
-		outage := killed.Load()
+		outage := killed != nil && killed.Load()
+		start := time.Now()
 		login, refresh := instances[i%len(instances)], instances[(i+1)%len(instances)]
 		tok, err := tokenFrom(ctx, client, login+"/auth/login", "", "username=alice&password=alice-password&organization=org_acme")
 		if err == nil {
@@ -180,6 +189,7 @@ func (w *world) refreshFlows(ctx context.Context, client *http.Client, instances
 			return res
 		}
 		res.requests += 3
+		res.samples = append(res.samples, sample{kind: "refresh", start: start, took: time.Since(start), ok: err == nil})
 		switch {
 		case outage && err != nil:
 			res.byKind["outage-failed"]++
@@ -219,9 +229,42 @@ func tokenFrom(ctx context.Context, client *http.Client, url, bearer, form strin
 
 func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }
 
-// startVenues starts the venue instances and waits for their health checks.
-func (w *world) startVenues(ctx context.Context, bin, dir string, mc *memcachedtest.Process) ([]string, error) {
-	secret := crand.Text() + crand.Text()
+// startVenues builds examples/venue in dir, starts w.c.instances of it
+// sharing the memcached servers (none: in-process tier only), and waits for
+// their health checks. stop kills the instances and waits for them to exit;
+// it must be called, even after an error (the caller's context does not
+// outlive the program: os.Exit skips its cancel).
+func (w *world) startVenues(ctx context.Context, dir string, servers []string) (urls []string, stop func(), err error) {
+	var exited []chan struct{}
+	var procs []*os.Process
+	stop = func() {
+		for i, p := range procs {
+			_ = p.Kill()
+			<-exited[i]
+		}
+	}
+	urls, err = w.launchVenues(ctx, dir, servers, func(p *os.Process, done chan struct{}) {
+		procs, exited = append(procs, p), append(exited, done)
+	})
+	return urls, stop, err
+}
+
+// launchVenues is startVenues' work; started is told of each process and of
+// the channel closed when it has exited.
+func (w *world) launchVenues(ctx context.Context, dir string, servers []string, started func(*os.Process, chan struct{})) ([]string, error) {
+	bin := filepath.Join(dir, "venue")
+	fmt.Println("\nbuilding examples/venue …")
+	// In its own module (this one's replace points there): its
+	// dependencies' sums are in that module's go.sum, not in this one's.
+	root, err := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}", "github.com/authgate/authgate").Output()
+	if err != nil {
+		return nil, fmt.Errorf("finding the authgate module: %w", err)
+	}
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./examples/venue")
+	build.Dir = strings.TrimSpace(string(root))
+	if out, err := build.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("building the venue example: %v\n%s", err, out)
+	}
 	var urls []string
 	for i := range w.c.instances {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -232,9 +275,9 @@ func (w *world) startVenues(ctx context.Context, bin, dir string, mc *memcachedt
 		l.Close()
 		cmd := exec.CommandContext(ctx, bin)
 		cmd.Env = append(os.Environ(), "ADDR="+addr, "ISSUER_URL="+w.idp.Issuer(), "AUDIENCE="+api,
-			"CLIENT_ID=venue-app", "CLIENT_SECRET=venue-app-secret", "CACHE_NAMESPACE=loadtest", "AUTHGATE_SECRET="+secret)
-		if mc != nil {
-			cmd.Env = append(cmd.Env, "MEMCACHE_SERVERS="+mc.Addr)
+			"CLIENT_ID=venue-app", "CLIENT_SECRET=venue-app-secret", "CACHE_NAMESPACE="+venueNamespace, "AUTHGATE_SECRET="+w.secret)
+		if len(servers) > 0 {
+			cmd.Env = append(cmd.Env, "MEMCACHE_SERVERS="+strings.Join(servers, ","))
 		}
 		logFile, err := os.Create(filepath.Join(dir, fmt.Sprintf("venue-%d.log", i)))
 		if err != nil {
@@ -244,7 +287,9 @@ func (w *world) startVenues(ctx context.Context, bin, dir string, mc *memcachedt
 		if err := cmd.Start(); err != nil {
 			return nil, err
 		}
-		go func() { _ = cmd.Wait(); logFile.Close() }()
+		done := make(chan struct{})
+		started(cmd.Process, done)
+		go func() { _ = cmd.Wait(); logFile.Close(); close(done) }()
 		urls = append(urls, "http://"+addr)
 	}
 	client := &http.Client{Timeout: time.Second}

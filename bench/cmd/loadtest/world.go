@@ -18,14 +18,18 @@ type world struct {
 	idp     *idptest.Server
 	hot     []string // valid for the whole run
 	invalid []string // signed by a key no one publishes
+	secret  string   // AUTHGATE_SECRET of the venue instances
 }
+
+// venueNamespace is the venue instances' CACHE_NAMESPACE.
+const venueNamespace = "loadtest"
 
 func newWorld(ctx context.Context, c config) (*world, error) {
 	idp, err := idptest.New(idptest.Demo())
 	if err != nil {
 		return nil, err
 	}
-	w := &world{c: c, idp: idp}
+	w := &world{c: c, idp: idp, secret: rand.Text() + rand.Text()}
 	fmt.Printf("idptest at %s; minting %d hot and %d invalid tokens (RS256, ~1 KB)\n", idp.URL(), c.hot, 200)
 	if w.hot, err = w.mint(ctx, c.hot, time.Hour); err != nil {
 		return nil, err
