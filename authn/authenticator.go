@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync/atomic"
 	"time"
 
@@ -107,10 +108,12 @@ type options struct {
 	logger       *zap.Logger
 	reg          prometheus.Registerer
 	now          func() time.Time
+	grants       ProviderGrants
+	httpClient   *http.Client
 }
 
 func defaultOptions(opts []Option) options {
-	o := options{logger: zap.NewNop(), now: time.Now}
+	o := options{logger: zap.NewNop(), now: time.Now, httpClient: &http.Client{Timeout: 10 * time.Second}}
 	for _, opt := range opts {
 		opt.apply(&o)
 	}

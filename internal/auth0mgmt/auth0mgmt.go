@@ -164,9 +164,14 @@ type Grant struct {
 	Scope    []string `json:"scope"`
 }
 
-// Grants lists userID's grants to clientID (scope read:grants).
+// Grants lists userID's grants to clientID, or to every client when
+// clientID is "" (scope read:grants). It sends no per_page, which turns
+// the API's paging off: one answer lists them all.
 func (c *Client) Grants(ctx context.Context, userID, clientID string) ([]Grant, error) {
-	q := url.Values{"user_id": {userID}, "client_id": {clientID}}
+	q := url.Values{"user_id": {userID}}
+	if clientID != "" {
+		q.Set("client_id", clientID)
+	}
 	b, err := c.Do(ctx, http.MethodGet, "/grants?"+q.Encode(), nil)
 	if err != nil {
 		return nil, err
