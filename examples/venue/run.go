@@ -24,6 +24,7 @@ type settings struct {
 	memcacheServers                                           []string
 	secret                                                    []byte
 	connectionsDB                                             string
+	managementClientID, managementClientSecret                string
 }
 
 func readSettings(getenv func(string) string) (settings, error) {
@@ -37,6 +38,9 @@ func readSettings(getenv func(string) string) (settings, error) {
 		secret:       []byte(getenv("AUTHGATE_SECRET")),
 
 		connectionsDB: getenv("CONNECTIONS_DB"),
+
+		managementClientID:     getenv("MANAGEMENT_CLIENT_ID"),
+		managementClientSecret: getenv("MANAGEMENT_CLIENT_SECRET"),
 	}
 	for _, srv := range strings.Split(getenv("MEMCACHE_SERVERS"), ",") {
 		if srv = strings.TrimSpace(srv); srv != "" {
@@ -65,12 +69,19 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 	}
 	var idp *idptest.Server
 	if s.issuer == "" {
-		if idp, err = idptest.New(idptest.Demo()); err != nil {
+		tenant := idptest.Demo()
+		tenant.Clients = append(tenant.Clients, managementClient)
+		if idp, err = idptest.New(tenant); err != nil {
 			return fmt.Errorf("starting the embedded identity provider: %w", err)
 		}
 		defer idp.Close()
 		s.issuer, s.audience = idp.Issuer(), idptest.DemoAPI
 		s.clientID, s.clientSecret = or(s.clientID, "venue-app"), or(s.clientSecret, "venue-app-secret")
+		s.managementClientID, s.managementClientSecret = managementClient.ID, managementClient.Secret
+	}
+	grants, err := providerGrants(s)
+	if err != nil {
+		return err
 	}
 
 	logger, _ := zap.NewProduction()
@@ -87,7 +98,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		Namespace:       s.namespace,
 		Secret:          s.secret,
 		LoginScopes:     loginScopes,
-	}, authn.WithEnricher("datasets-v1", datasets{}), authn.WithRegisterer(reg), authn.WithLogger(logger))
+	}, append(grants, authn.WithEnricher("datasets-v1", datasets{}), authn.WithRegisterer(reg), authn.WithLogger(logger))...)
 	if err != nil {
 		return err
 	}
@@ -104,14 +115,25 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		return fmt.Errorf("starting the connections to RoomSMart: %w", err)
 	}
 	defer lodging.Close()
+	partners, err := startPartners(setupCtx, s, gate)
+	if err != nil {
+		l.Close()
+		return fmt.Errorf("starting the partner integrations: %w", err)
+	}
+	defer partners.Close()
 	mux := http.NewServeMux()
-	mux.Handle("/", routes(gate, reg))
+	mux.Handle("/", routes(gate, partners.svc, reg))
 	lodging.routes(mux)
+	partners.routes(mux, gate.Middleware)
+	if idp != nil {
+		mux.Handle("GET /demo/partner/callback", partnerCallback(idp, api))
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(out, "venue API listening on http://%s\n", l.Addr())
 	if idp != nil {
 		printDemo(out, idp, api)
 		printConnections(out, lodging.roomsmart, api)
+		printPartners(out, idp, api)
 	}
 	if ready != nil {
 		ready <- l.Addr().String()
