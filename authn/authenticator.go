@@ -66,8 +66,8 @@ type Config struct {
 	// Invalidate and the revocations by subject, grant or organization no
 	// longer reach the other instances for JWTs (each accepts such a JWT
 	// until it expires; the instance that revoked refuses it), and the
-	// enricher runs once per instance rather than once per token. Default false: the
-	// shared tier first, for every token.
+	// enricher runs once per instance rather than once per token. Default
+	// false: the shared tier first, for every token.
 	LocalJWTs bool
 	// LeaseWait bounds how long an instance waits for another instance's
 	// validation of the same opaque token (one instance of the fleet asks

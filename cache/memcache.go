@@ -180,26 +180,14 @@ func (c *Memcache) Get(ctx context.Context, d Digest) (Entry, error) {
 // [ErrMiss] when neither node holds a usable entry, and another error when
 // neither could be asked.
 func (c *Memcache) GetCopies(ctx context.Context, d Digest) ([]Entry, error) {
-	var buf [maxKeyName]byte
-	name := c.codec.appendKeyName(buf[:0], d)
-	key := string(name)
-	cp, err := c.c.GetReplicated(ctx, key)
-	if err != nil {
-		return nil, fmt.Errorf("cache: %w", err)
-	}
-	var entries []Entry
-	for _, it := range cp.Items {
-		if it == nil {
-			continue
-		}
-		if e, err := c.open(name, key, it.Value); err == nil {
-			entries = append(entries, e)
-		}
-	}
-	if len(entries) == 0 {
+	ls, err := c.GetMulti(ctx, []Digest{d})
+	switch {
+	case err != nil:
+		return nil, err
+	case len(ls[0].Entries) == 0:
 		return nil, ErrMiss
 	}
-	return entries, nil
+	return ls[0].Entries, nil
 }
 
 // Lookup is what [Memcache.GetMulti] found for one digest.
