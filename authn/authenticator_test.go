@@ -113,21 +113,10 @@ func (e *env) memcache(reg prometheus.Registerer) *cache.Memcache {
 	return m
 }
 
+// token mints a JWT for alice through venue-app in org_acme.
 func (e *env) token(mutate ...func(map[string]any)) string {
 	e.t.Helper()
-	c, err := e.idp.UserClaims(idptest.ClaimsRequest{Username: "alice", ClientID: "venue-app", Audience: api,
-		Scopes: []string{"read:venues"}, Organization: "org_acme"})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	for _, m := range mutate {
-		m(c)
-	}
-	tok, err := e.idp.Mint(c)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return tok
+	return e.tokenOf("alice", "venue-app", "org_acme", mutate...)
 }
 
 func (e *env) opaque() string {

@@ -1,16 +1,13 @@
 package authn_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,39 +20,6 @@ import (
 	"github.com/authgate/authgate/tokenvalidator"
 )
 
-// refreshTokens records the refresh tokens the provider hands the refresh
-// service, by watching its traffic: they never leave the server, and this
-// is how a test asks idptest about them.
-type refreshTokens struct {
-	mu     sync.Mutex // guards tokens
-	tokens []string
-}
-
-func (o *refreshTokens) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := http.DefaultTransport.RoundTrip(req)
-	if err != nil || !strings.HasSuffix(req.URL.Path, "/oauth/token") {
-		return resp, err
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	resp.Body = io.NopCloser(bytes.NewReader(body))
-	var t struct {
-		RefreshToken string `json:"refresh_token"`
-	}
-	if json.Unmarshal(body, &t) == nil && t.RefreshToken != "" {
-		o.mu.Lock()
-		o.tokens = append(o.tokens, t.RefreshToken)
-		o.mu.Unlock()
-	}
-	return resp, nil
-}
-
-func (o *refreshTokens) all() []string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return append([]string(nil), o.tokens...)
-}
-
 // fleet is three instances of one service: each an Authenticator, a
 // refresh service and a Revoker, over one provider (the demo tenant with
 // a Management API client) and three memcached nodes.
@@ -64,7 +28,6 @@ type fleet struct {
 	in       [3]*instance
 	sessions [3]*refresh.Service
 	revokers [3]*authn.Revoker
-	seen     *refreshTokens
 }
 
 func newFleet(t *testing.T) *fleet {
@@ -73,7 +36,7 @@ func newFleet(t *testing.T) *fleet {
 		Grants: []string{"client_credentials"}, ManagementScopes: []string{"read:grants", "delete:grants"}})
 	e := &env{t: t, idp: idptest.Start(t, cfg), mc: memcachedtest.Start(t), nodes: memcachedtest.StartCluster(t, 3)}
 	e.idp.SetNow(time.Unix(1_900_000_000, 400_000_000))
-	f := &fleet{env: e, seen: &refreshTokens{}}
+	f := &fleet{env: e}
 	grants, err := authn.NewAuth0Grants(authn.Auth0GrantsConfig{Domain: e.idp.Issuer(), ClientID: "admin", ClientSecret: "admin-secret"})
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +56,7 @@ func newFleet(t *testing.T) *fleet {
 			Scopes:    []string{"openid", "offline_access", "read:venues"},
 			Namespace: "test/venue", HashKey: []byte("refresh-names-refresh-names-1234"),
 			EncryptionKeys: []refresh.Key{{ID: 1, Secret: []byte("record-key-one-record-key-one-32")}},
-		}, refresh.WithTokenCache(f.in[i].a), refresh.WithClock(e.idp.Now), refresh.WithHTTPClient(&http.Client{Transport: f.seen}))
+		}, refresh.WithTokenCache(f.in[i].a), refresh.WithClock(e.idp.Now))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -150,7 +113,7 @@ func TestRevokerRevokeSubject(t *testing.T) {
 	own := []string{f.login(0, "alice", "org_acme"), f.login(1, "alice", "")}
 	partnerAccess, partnerRefresh := f.partner("alice", "org_acme")
 	bob := f.login(2, "bob", "org_globex")
-	aliceRTs, bobRT := []string{f.seen.all()[0], f.seen.all()[1]}, f.seen.all()[2]
+	aliceRTs, bobRTs := f.idp.RefreshTokens("auth0|alice", "venue-app"), f.idp.RefreshTokens("auth0|bob", "venue-app")
 	for _, tok := range append(own, partnerAccess, bob) {
 		mustAuth(t, f.in[0].a, tok)
 		mustAuth(t, f.in[1].a, tok)
@@ -173,7 +136,7 @@ func TestRevokerRevokeSubject(t *testing.T) {
 			t.Errorf("alice's refresh token %d: %v, want revoked", i, st)
 		}
 	}
-	if st := f.idp.RefreshTokenState(bobRT); st != idptest.RefreshActive {
+	if st := f.idp.RefreshTokenState(bobRTs[0]); st != idptest.RefreshActive {
 		t.Errorf("bob's refresh token: %v", st)
 	}
 	for i, tok := range own {
@@ -244,7 +207,7 @@ func TestRevokerRevokeOrganization(t *testing.T) {
 	if _, err := f.sessions[2].Refresh(ctx, alice); !errors.Is(err, refresh.ErrLoginRequired) {
 		t.Errorf("a member's session refreshed: %v", err)
 	}
-	if st := f.idp.RefreshTokenState(f.seen.all()[0]); st != idptest.RefreshRevoked {
+	if st := f.idp.RefreshTokenState(f.idp.RefreshTokens("auth0|alice", "venue-app")[0]); st != idptest.RefreshRevoked {
 		t.Errorf("the member's refresh token: %v, want revoked when the refresh was refused", st)
 	}
 	if _, err := f.sessions[2].Refresh(ctx, bob); err != nil {

@@ -13,27 +13,36 @@ import (
 	"github.com/authgate/authgate/internal/memcachedtest"
 )
 
-// TestGetMulti: several digests in one call, each with what GetCopies
-// would find; an entry this tier did not write is left out.
-func TestGetMulti(t *testing.T) {
-	nodes := memcachedtest.StartCluster(t, 3)
+// clusterTier returns a Memcache on n memcached nodes, with timeouts that a
+// busy machine does not reach, and its clock.
+func clusterTier(t *testing.T, n int) (*cache.Memcache, *cache.Cluster, *memcachedtest.Cluster, *clock) {
+	t.Helper()
+	nodes := memcachedtest.StartCluster(t, n)
 	clk := &clock{t: time.Now()}
-	cluster, err := cache.NewCluster(nodes.Addrs(), cache.ClusterConfig{})
+	cluster, err := cache.NewCluster(nodes.Addrs(), cache.ClusterConfig{ReadTimeout: time.Second, WriteTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cluster.Close()
+	t.Cleanup(func() { cluster.Close() })
 	tr, err := cache.NewMemcache(cluster, cache.MemcacheConfig{Namespace: "t", HashKey: hashKey, MACKeys: []cache.MACKey{key1}},
 		cache.WithClock(clk.now))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return tr, cluster, nodes, clk
+}
+
+// TestGetMulti: several digests in one call, each with what GetCopies
+// would find; an entry this tier did not write is left out.
+func TestGetMulti(t *testing.T) {
+	tr, cluster, _, clk := clusterTier(t, 3)
 	ctx := context.Background()
 	exp := clk.now().Add(time.Hour)
 	var ds []cache.Digest
 	for i := range 12 {
 		d := cache.DigestOf("token-" + strconv.Itoa(i))
 		ds = append(ds, d)
+		var err error
 		switch i % 4 {
 		case 0:
 			err = tr.Set(ctx, d, cache.Entry{Value: []byte("one"), Expires: exp})
@@ -80,18 +89,7 @@ func larger(n int) func(cache.Entry) bool {
 // copies; an entry this tier would refuse is replaced whatever it says.
 // Run it with -race -count=50.
 func TestSetReplicatedIf(t *testing.T) {
-	nodes := memcachedtest.StartCluster(t, 2)
-	clk := &clock{t: time.Now()}
-	cluster, err := cache.NewCluster(nodes.Addrs(), cache.ClusterConfig{ReadTimeout: time.Second, WriteTimeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Close()
-	tr, err := cache.NewMemcache(cluster, cache.MemcacheConfig{Namespace: "t", HashKey: hashKey, MACKeys: []cache.MACKey{key1}},
-		cache.WithClock(clk.now))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr, _, nodes, clk := clusterTier(t, 2)
 	ctx := context.Background()
 	exp := clk.now().Add(time.Hour)
 	d := cache.DigestOf("subject")

@@ -89,38 +89,28 @@ func (s *SQLStore) Migrate(ctx context.Context) error {
 	return nil
 }
 
-// OpenSQLite opens (creating it if needed) the SQLite database at path,
-// in WAL mode with a busy timeout so that several processes can share it,
-// and migrates it. Close closes it.
+// OpenSQLite opens (creating it if needed) the SQLite database at path —
+// a file path is all it needs — in WAL mode with a busy timeout, so that
+// several processes can share it, and migrates it. Close closes it.
 func OpenSQLite(ctx context.Context, path string, cfg SQLConfig) (*SQLStore, error) {
-	db, err := sqldb.OpenSQLite(path)
-	if err != nil {
-		return nil, fmt.Errorf("integrations: opening %s: %w", path, err)
-	}
-	return openOwned(ctx, db, SQLite, cfg)
+	return openOwned(ctx, SQLite, path, cfg)
 }
 
 // OpenPostgres opens the PostgreSQL database at dsn (a URL or key=value
-// string, as pgx takes) and migrates it. Close closes it.
+// string, as pgx takes), checks that it answers, and migrates it. Close
+// closes it.
 func OpenPostgres(ctx context.Context, dsn string, cfg SQLConfig) (*SQLStore, error) {
-	db, err := sqldb.OpenPostgres(ctx, dsn)
-	if err != nil {
-		return nil, fmt.Errorf("integrations: opening PostgreSQL: %w", err)
-	}
-	return openOwned(ctx, db, Postgres, cfg)
+	return openOwned(ctx, Postgres, dsn, cfg)
 }
 
-func openOwned(ctx context.Context, db *sql.DB, d Dialect, cfg SQLConfig) (*SQLStore, error) {
-	s, err := NewSQLStore(db, d, cfg)
-	if err == nil {
-		err = s.Migrate(ctx)
-	}
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	s.owned = true
-	return s, nil
+func openOwned(ctx context.Context, d Dialect, where string, cfg SQLConfig) (*SQLStore, error) {
+	return sqldb.Open(ctx, "integrations", d, where, func(db *sql.DB) (*SQLStore, error) {
+		s, err := NewSQLStore(db, d, cfg)
+		if err == nil {
+			s.owned, err = true, s.Migrate(ctx)
+		}
+		return s, err
+	})
 }
 
 // Close closes the database if OpenSQLite or OpenPostgres opened it.

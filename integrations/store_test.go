@@ -2,52 +2,14 @@ package integrations_test
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"reflect"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/authgate/authgate/integrations"
 	"github.com/authgate/authgate/internal/pgtest"
 )
-
-var pgOnce struct {
-	sync.Once
-	p   *pgtest.Process
-	err error
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if pgOnce.p != nil {
-		_ = pgOnce.p.Kill()
-	}
-	os.Exit(code)
-}
-
-// postgres returns a new database on the package's PostgreSQL, started
-// once; it skips (or fails under AUTHGATE_REQUIRE_POSTGRES=1) without one.
-func postgres(t testing.TB) string {
-	t.Helper()
-	pgOnce.Do(func() {
-		if pgOnce.err = pgtest.Installed(); pgOnce.err == nil {
-			pgOnce.p, pgOnce.err = pgtest.Launch()
-		}
-	})
-	if pgOnce.err != nil {
-		if os.Getenv(pgtest.RequireEnv) == "1" {
-			t.Fatalf("PostgreSQL: %v", pgOnce.err)
-		}
-		t.Skipf("PostgreSQL: %v", pgOnce.err)
-	}
-	dsn, err := pgOnce.p.NewDatabase()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dsn
-}
 
 // eachStore runs test with each kind of store; stores returns another
 // instance's view of the same data each call.
@@ -72,7 +34,7 @@ func eachStore(t *testing.T, test func(t *testing.T, stores func() integrations.
 			}
 		}},
 		{"postgres", func(t *testing.T) func() integrations.Store {
-			dsn := postgres(t)
+			dsn := pgtest.Start(t).NewDatabase(t)
 			return func() integrations.Store {
 				s, err := integrations.OpenPostgres(context.Background(), dsn, integrations.SQLConfig{})
 				if err != nil {

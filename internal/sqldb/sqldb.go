@@ -8,6 +8,7 @@ package sqldb
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -59,23 +60,37 @@ func CheckTable(name string) error {
 	return nil
 }
 
-// OpenSQLite opens (creating it if needed) the SQLite database at path in
-// WAL mode with a busy timeout, so that several processes can share it.
-func OpenSQLite(path string) (*sql.DB, error) {
-	escaped := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
-	return sql.Open("sqlite", "file:"+escaped+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate")
-}
-
-// OpenPostgres opens the PostgreSQL database at dsn (a URL or key=value
-// string, as pgx takes) and checks that it answers.
-func OpenPostgres(ctx context.Context, dsn string) (*sql.DB, error) {
-	db, err := sql.Open("pgx", dsn)
+// Open opens the database of dialect d at where — a file path for SQLite
+// (created if needed, in WAL mode with a busy timeout, so that several
+// processes can share it), a DSN for PostgreSQL (a URL or key=value
+// string, as pgx takes; it must answer) — and hands it to setUp, which
+// builds the store on it and migrates it. When setUp fails the database is
+// closed and its error returned as it is; a database that does not open is
+// an error prefixed with owner, the calling package's name.
+func Open[S any](ctx context.Context, owner string, d Dialect, where string, setUp func(*sql.DB) (S, error)) (S, error) {
+	var zero S
+	var db *sql.DB
+	var err error
+	switch d {
+	case SQLite:
+		escaped := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(where)
+		db, err = sql.Open("sqlite", "file:"+escaped+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate")
+	case Postgres:
+		if db, err = sql.Open("pgx", where); err == nil {
+			if err = db.PingContext(ctx); err != nil {
+				db.Close()
+			}
+		}
+	default:
+		err = errors.New("unknown SQL dialect")
+	}
 	if err != nil {
-		return nil, err
+		return zero, fmt.Errorf("%s: opening the database: %w", owner, err)
 	}
-	if err := db.PingContext(ctx); err != nil {
+	s, err := setUp(db)
+	if err != nil {
 		db.Close()
-		return nil, err
+		return zero, err
 	}
-	return db, nil
+	return s, nil
 }
