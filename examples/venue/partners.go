@@ -7,8 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/authgate/authgate/authn"
@@ -42,42 +40,26 @@ func providerGrants(s settings) ([]authn.Option, error) {
 	return []authn.Option{authn.WithProviderGrants(g)}, nil
 }
 
-// partners keeps the integrations users enable, in SQLite beside their
-// connections.
+// partners keeps the integrations users enable, in the SQLite database
+// of their connections.
 type partners struct {
-	svc     *integrations.Service
-	closers []func()
+	svc   *integrations.Service
+	store *integrations.SQLStore
 }
 
-func (p *partners) Close() {
-	for i := len(p.closers) - 1; i >= 0; i-- {
-		p.closers[i]()
-	}
-}
+func (p *partners) Close() { p.store.Close() }
 
-func startPartners(ctx context.Context, s settings, gate *authn.Gate) (_ *partners, err error) {
-	p := &partners{}
-	defer func() {
-		if err != nil {
-			p.Close()
-		}
-	}()
-	path := s.connectionsDB
-	if path == "" {
-		dir, err := os.MkdirTemp("", "venue-integrations-")
-		if err != nil {
-			return nil, err
-		}
-		p.closers = append(p.closers, func() { os.RemoveAll(dir) })
-		path = filepath.Join(dir, "integrations.db")
-	}
-	store, err := integrations.OpenSQLite(ctx, path, integrations.SQLConfig{})
+func startPartners(ctx context.Context, dbPath string, gate *authn.Gate) (*partners, error) {
+	store, err := integrations.OpenSQLite(ctx, dbPath, integrations.SQLConfig{})
 	if err != nil {
 		return nil, err
 	}
-	p.closers = append(p.closers, func() { store.Close() })
-	p.svc, err = integrations.New(store, gate, integrations.Config{})
-	return p, err
+	svc, err := integrations.New(store, gate, integrations.Config{})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	return &partners{svc: svc, store: store}, nil
 }
 
 // routes adds the integration routes, for users with their own

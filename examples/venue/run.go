@@ -115,7 +115,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		return fmt.Errorf("starting the connections to RoomSMart: %w", err)
 	}
 	defer lodging.Close()
-	partners, err := startPartners(setupCtx, s, gate)
+	partners, err := startPartners(setupCtx, lodging.dbPath, gate)
 	if err != nil {
 		l.Close()
 		return fmt.Errorf("starting the partner integrations: %w", err)
