@@ -63,6 +63,9 @@ func (a *Authenticator) RevokeOrganization(ctx context.Context, orgID string, be
 // lock landing validations take, sweeping the Principals it refuses from
 // memory, so that nothing validated before it is kept after it — then in
 // the shared tier, where a later time is never replaced by an earlier one.
+// The sweep looks at every entry in memory while validations wait to land
+// (in-process hits go on): a revocation is an administrator's act, not a
+// request's.
 func (a *Authenticator) revoke(ctx context.Context, kind markKind, d cache.Digest, before time.Time, match func(*claims.Principal) bool) error {
 	now := a.o.now()
 	switch {
