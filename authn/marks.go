@@ -42,15 +42,14 @@ func (k markKind) String() string {
 // the values, each prefixed with its length so that no two lists of values
 // share a digest.
 func markDigest(kind markKind, values ...string) cache.Digest {
-	h := sha256.New()
-	h.Write([]byte("authgate authn revocation mark v1\x00"))
-	h.Write([]byte{byte(kind)})
-	var n [binary.MaxVarintLen64]byte
+	var stack [256]byte
+	b := append(stack[:0], "authgate authn revocation mark v1\x00"...)
+	b = append(b, byte(kind))
 	for _, v := range values {
-		h.Write(n[:binary.PutUvarint(n[:], uint64(len(v)))])
-		h.Write([]byte(v))
+		b = binary.AppendUvarint(b, uint64(len(v)))
+		b = append(b, v...)
 	}
-	return cache.Digest(h.Sum(nil))
+	return sha256.Sum256(b)
 }
 
 // markSet is the marks that could refuse a token: its subject's, its

@@ -206,9 +206,13 @@ type Lookup struct {
 // Lookup per digest, in order, and an error only when no node could be
 // asked at all.
 func (c *Memcache) GetMulti(ctx context.Context, ds []Digest) ([]Lookup, error) {
+	// Every key name has the same length: ds[i]'s is names[i*n : (i+1)*n].
+	n := len(c.codec.prefix) + encodedNameLen
 	keys := make([]string, len(ds))
+	names := make([]byte, 0, len(ds)*n)
 	for i, d := range ds {
-		keys[i] = c.KeyName(d)
+		names = c.codec.appendKeyName(names, d)
+		keys[i] = string(names[i*n:])
 	}
 	cps, err := c.c.GetMulti(ctx, keys)
 	if err != nil {
@@ -220,7 +224,7 @@ func (c *Memcache) GetMulti(ctx context.Context, ds []Digest) ([]Lookup, error) 
 			out[i].Err = fmt.Errorf("cache: no copy could be read: %w", errors.Join(cp.Errs[0], cp.Errs[1]))
 			continue
 		}
-		name := []byte(keys[i])
+		name := names[i*n : (i+1)*n]
 		for _, it := range cp.Items {
 			if it == nil {
 				continue
