@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,7 +26,10 @@ type Config struct {
 	MaxTTL time.Duration
 	// MemoryTTL caps how long a result stays in this process's memory before
 	// the shared tier is asked again. It is the bound on how long an
-	// Invalidate made by another instance can go unnoticed here. Default 30s.
+	// Invalidate or a revocation (RevokeSubject, RevokeGrant,
+	// RevokeOrganization) made by another instance can go unnoticed here:
+	// shorten it to shorten that window, at the cost of more shared-tier
+	// lookups. Default 30s.
 	MemoryTTL time.Duration
 	// MemoryEntries bounds the in-process tier. Default 100,000.
 	MemoryEntries int
@@ -38,26 +42,32 @@ type Config struct {
 	NegativeEntries int
 	// RevokedEntries bounds the tokens this instance remembers as
 	// invalidated, kept apart from both so that neither valid tokens nor
-	// garbage can evict a logout. Default 100,000.
+	// garbage can evict a logout, and, apart again, the revocations by
+	// subject, grant or organization it made. Default 100,000.
 	RevokedEntries int
 	// ClockSkew is the most that the clocks of the service's instances and
 	// its provider may disagree. A revocation outlives the last moment its
 	// token could be accepted anywhere (exp plus the validator's leeway) by
 	// this much. Default 1m.
 	ClockSkew time.Duration
-	// RevocationTTL is how long a revocation lasts for a token whose expiry
-	// is unknown (a userinfo answer says nothing of it, or the provider could
-	// not be asked when it was invalidated). Set it to the provider's access
-	// token lifetime. Default 24h, Auth0's default.
+	// RevocationTTL is the longest lifetime of the provider's access
+	// tokens. Set it to the provider's access token lifetime. An Invalidate
+	// lasts this long for a token whose expiry is unknown (a userinfo answer
+	// says nothing of it, or the provider could not be asked when it was
+	// invalidated), and a revocation by subject, grant or organization of
+	// time T lasts until T + RevocationTTL + the validator's leeway +
+	// ClockSkew: no token issued before T is accepted after that. Default
+	// 24h, Auth0's default.
 	RevocationTTL time.Duration
 	// LocalJWTs verifies JWTs in this process without asking the shared
 	// tier; opaque tokens still use it. An in-process miss then costs a
 	// local verification (~50 µs of CPU) instead of a memcached round trip,
 	// and a slow memcached cannot delay a JWT at all — at two costs:
-	// Invalidate no longer reaches the other instances for JWTs (each
-	// accepts an invalidated JWT until it expires), and the enricher runs
-	// once per instance rather than once per token. Default false: the
-	// shared tier first, for every token.
+	// Invalidate and the revocations by subject, grant or organization no
+	// longer reach the other instances for JWTs (each accepts such a JWT
+	// until it expires; the instance that revoked refuses it), and the
+	// enricher runs once per instance rather than once per token. Default
+	// false: the shared tier first, for every token.
 	LocalJWTs bool
 	// LeaseWait bounds how long an instance waits for another instance's
 	// validation of the same opaque token (one instance of the fleet asks
@@ -99,6 +109,7 @@ type options struct {
 	reg          prometheus.Registerer
 	httpClient   *http.Client
 	now          func() time.Time
+	grants       ProviderGrants
 }
 
 func defaultOptions(opts []Option) options {
@@ -140,9 +151,9 @@ func WithRegisterer(reg prometheus.Registerer) Option {
 	return optionFunc(func(o *options) { o.reg = reg })
 }
 
-// WithHTTPClient sets the client Setup's validators and refresh services
-// call the provider with (a tracing transport, a proxy). Every call is
-// still bounded by their timeouts. Default: clients of their own.
+// WithHTTPClient sets the client Setup's validators, refresh services and
+// Auth0Grants call the provider with (a tracing transport, a proxy). Every
+// call is still bounded by their timeouts. Default: clients of their own.
 func WithHTTPClient(c *http.Client) Option {
 	return optionFunc(func(o *options) { o.httpClient = c })
 }
@@ -178,6 +189,8 @@ type Authenticator struct {
 	memory    *cache.Memory[*claims.Principal]
 	negative  *cache.Memory[error]
 	revoked   *cache.Memory[struct{}]
+	marks     *cache.Memory[int64] // revocations this instance made: T in Unix nanoseconds
+	anyMarks  atomic.Bool          // marks has ever held one: until then land skips it
 	flights   flights
 	workers   workers
 	m         *instruments
@@ -216,6 +229,7 @@ func NewAuthenticator(v tokenvalidator.Validator, cfg Config, opts ...Option) (*
 		memory:    cache.NewMemory[*claims.Principal](cache.MemoryConfig{MaxEntries: cfg.MemoryEntries}),
 		negative:  cache.NewMemory[error](cache.MemoryConfig{MaxEntries: cfg.NegativeEntries}),
 		revoked:   cache.NewMemory[struct{}](cache.MemoryConfig{MaxEntries: cfg.RevokedEntries}),
+		marks:     cache.NewMemory[int64](cache.MemoryConfig{MaxEntries: cfg.RevokedEntries}),
 		workers:   workers{flights: make(chan func())},
 		m:         newInstruments(o.reg),
 	}, nil
@@ -326,21 +340,23 @@ func (a *Authenticator) resolve(ctx context.Context, token string, d cache.Diges
 		return verdict{err: err}
 	}
 	if a.sharedFor(token) {
-		if v, found := a.fromShared(ctx, d, now); found {
+		if v, found := a.fromShared(ctx, token, d, now); found {
 			return v
 		}
 	}
 	return a.validate(ctx, token, d, now)
 }
 
-// land ends f with v: unless the token was invalidated while it flew, the
-// Principal goes into memory; then the waiters are released. The check and
-// the write happen under the lock Invalidate takes, so no validation that
-// was in flight when a token was invalidated can put it back.
+// land ends f with v: unless the token was invalidated while it flew, or
+// this instance has since revoked its subject, grant or organization, the
+// Principal goes into memory; then the waiters are released. The checks
+// and the write happen under the lock Invalidate and the revocations take,
+// so no validation that was in flight when a token was revoked can put it
+// back.
 func (a *Authenticator) land(d cache.Digest, f *flight, v verdict) {
 	a.flights.mu.Lock()
 	switch {
-	case f.revoked:
+	case f.revoked, v.p != nil && a.revokedHere(v.p, a.o.now()):
 		v = verdict{err: errRevoked}
 	case v.p != nil && !v.memoryUntil.IsZero():
 		a.memory.Set(d, v.p, v.memoryUntil)
@@ -359,22 +375,32 @@ func (a *Authenticator) sharedFor(token string) bool {
 
 // fromShared asks the memcached tier, both copies of the token's key: a
 // revocation mark on either stands (a node that was out when the mark was
-// written may lack it). found is false when validation must decide: a
-// miss, an unusable entry, or memcached failing (which never fails the
-// request).
-func (a *Authenticator) fromShared(ctx context.Context, d cache.Digest, now time.Time) (v verdict, found bool) {
-	entries, err := a.o.shared.GetCopies(ctx, a.sharedDigest(d))
-	switch {
-	case errors.Is(err, cache.ErrMiss):
-		a.m.sharedMiss.Inc()
-		return v, false
-	case err != nil:
+// written may lack it). A Principal found there is then checked against
+// the marks of its subject, grant and organization, fetched in the same
+// round trip when the token is a JWT whose claims name them, else in a
+// second. found is false when validation must decide: a miss, an unusable
+// entry, or memcached failing (which never fails the request).
+func (a *Authenticator) fromShared(ctx context.Context, token string, d cache.Digest, now time.Time) (v verdict, found bool) {
+	var ds [1 + numMarkKinds]cache.Digest
+	ds[0] = a.sharedDigest(d)
+	sub, client, org, peeked := peekClaims(token)
+	var guess markSet
+	n := 1
+	if peeked {
+		guess = marksFor(sub, client, org)
+		n += copy(ds[1:], guess.digests())
+	}
+	ls, err := a.o.shared.GetMulti(ctx, ds[:n])
+	if err == nil {
+		err = ls[0].Err
+	}
+	if err != nil {
 		a.m.sharedError.Inc()
 		return v, false
 	}
 	var hit *claims.Principal
 	var until time.Time
-	for _, e := range entries {
+	for _, e := range ls[0].Entries {
 		p, err := decodeEntry(e.Value)
 		switch {
 		case err != nil:
@@ -399,6 +425,21 @@ func (a *Authenticator) fromShared(ctx context.Context, d cache.Digest, now time
 		a.m.sharedMiss.Inc()
 		return v, false
 	}
+	var mv markVerdict
+	if peeked && sub == hit.Subject && client == hit.AuthorizedParty && org == hit.OrgID {
+		mv = judge(hit, ls[1:])
+	} else {
+		mv = a.sharedMarks(ctx, hit)
+	}
+	switch {
+	case mv.revoked:
+		a.m.sharedRevoked.Inc()
+		return a.refuse(d, hit, mv.until), true
+	case mv.unknown:
+		// Both nodes of a mark out: what memcached cannot say, it cannot
+		// refuse (the marks this instance made are checked on landing).
+		a.m.sharedError.Inc()
+	}
 	a.m.sharedHit.Inc()
 	return verdict{p: hit, memoryUntil: earliest(until, now.Add(a.cfg.MemoryTTL))}, true
 }
@@ -407,7 +448,7 @@ func (a *Authenticator) validate(ctx context.Context, token string, d cache.Dige
 	if a.sharedFor(token) && !tokenvalidator.LooksLikeJWT(token) {
 		// An opaque token costs a provider call: one instance asks, the
 		// others wait for its answer in the shared tier.
-		release, v, found := a.elect(ctx, d)
+		release, v, found := a.elect(ctx, token, d)
 		if found {
 			return v
 		}
@@ -428,6 +469,16 @@ func (a *Authenticator) validate(ctx context.Context, token string, d cache.Dige
 		return verdict{err: err}
 	}
 	p := res.Principal
+	if a.sharedFor(token) {
+		// Revocations made by other instances; this instance's own are
+		// checked on landing.
+		switch mv := a.sharedMarks(ctx, p); {
+		case mv.revoked:
+			return a.refuse(d, p, mv.until)
+		case mv.unknown:
+			a.m.sharedError.Inc()
+		}
+	}
 	until := earliest(res.CacheUntil, now.Add(a.cfg.MaxTTL))
 	if !until.After(now) {
 		return verdict{p: p} // valid only within leeway: not worth caching
@@ -445,13 +496,13 @@ func (a *Authenticator) validate(ctx context.Context, token string, d cache.Dige
 // come — the holder is slow or gone — or memcached cannot be asked, the
 // caller asks the provider itself: the lease saves provider calls, nothing
 // rests on it.
-func (a *Authenticator) elect(ctx context.Context, d cache.Digest) (release func(context.Context), v verdict, found bool) {
+func (a *Authenticator) elect(ctx context.Context, token string, d cache.Digest) (release func(context.Context), v verdict, found bool) {
 	release, err := a.o.shared.Lease(ctx, a.sharedDigest(d), a.cfg.LeaseWait+time.Second)
 	switch {
 	case err == nil:
 		// The previous holder may have answered and let go between this
 		// instance's miss and its lease: look once more.
-		if v, found := a.fromShared(ctx, d, a.o.now()); found {
+		if v, found := a.fromShared(ctx, token, d, a.o.now()); found {
 			release(ctx)
 			a.m.lease("answered")
 			return nil, v, true
@@ -475,7 +526,7 @@ func (a *Authenticator) elect(ctx context.Context, d cache.Digest) (release func
 			t.Stop()
 			return nil, verdict{err: fmt.Errorf("authn: waiting for another instance's validation: %w: %w", claims.ErrUnavailable, ctx.Err())}, true
 		}
-		if v, found := a.fromShared(ctx, d, a.o.now()); found {
+		if v, found := a.fromShared(ctx, token, d, a.o.now()); found {
 			a.m.lease("answered")
 			return nil, v, true
 		}
@@ -557,7 +608,7 @@ func (a *Authenticator) Invalidate(ctx context.Context, token string) error {
 func (a *Authenticator) revocationEnd(ctx context.Context, token string, d cache.Digest, now time.Time) (time.Time, bool) {
 	p, ok := a.memory.Get(d, now)
 	if !ok && a.sharedFor(token) {
-		if v, found := a.fromShared(ctx, d, now); found && v.p != nil {
+		if v, found := a.fromShared(ctx, token, d, now); found && v.p != nil {
 			p, ok = v.p, true
 		}
 	}

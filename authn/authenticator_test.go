@@ -35,9 +35,10 @@ func (c *counting) Validate(ctx context.Context, token string) (tokenvalidator.R
 // env is one identity provider, a memcached, and the means to build
 // Authenticators that behave like instances of one service.
 type env struct {
-	t   testing.TB
-	idp *idptest.Server
-	mc  *memcachedtest.Server
+	t     testing.TB
+	idp   *idptest.Server
+	mc    *memcachedtest.Server
+	nodes *memcachedtest.Cluster // when set, the shared tier is on these instead of mc
 }
 
 func newEnv(t *testing.T) *env {
@@ -90,7 +91,11 @@ func (e *env) instance(v tokenvalidator.Validator, shared bool, cfg authn.Config
 func (e *env) memcache(reg prometheus.Registerer) *cache.Memcache {
 	// Timeouts of a second, not the defaults' 50 and 100 ms: these tests
 	// assert that writes land, on a machine that may be busy.
-	cluster, err := cache.NewCluster([]string{e.mc.Addr()}, cache.ClusterConfig{
+	addrs := []string{e.mc.Addr()}
+	if e.nodes != nil {
+		addrs = e.nodes.Addrs()
+	}
+	cluster, err := cache.NewCluster(addrs, cache.ClusterConfig{
 		ReadTimeout: time.Second, WriteTimeout: time.Second, BreakerThreshold: 2, BreakerCooldown: 100 * time.Millisecond,
 	}, cache.WithRegisterer(reg))
 	if err != nil {
@@ -108,21 +113,10 @@ func (e *env) memcache(reg prometheus.Registerer) *cache.Memcache {
 	return m
 }
 
+// token mints a JWT for alice through venue-app in org_acme.
 func (e *env) token(mutate ...func(map[string]any)) string {
 	e.t.Helper()
-	c, err := e.idp.UserClaims(idptest.ClaimsRequest{Username: "alice", ClientID: "venue-app", Audience: api,
-		Scopes: []string{"read:venues"}, Organization: "org_acme"})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	for _, m := range mutate {
-		m(c)
-	}
-	tok, err := e.idp.Mint(c)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return tok
+	return e.tokenOf("alice", "venue-app", "org_acme", mutate...)
 }
 
 func (e *env) opaque() string {

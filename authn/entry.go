@@ -12,6 +12,9 @@ import (
 const (
 	entryPrincipal byte = 1
 	entryRevoked   byte = 2
+	// entryMark is a revocation by subject, grant or organization (see
+	// marks.go), under a key of its own.
+	entryMark byte = 3
 )
 
 var errEntry = errors.New("authn: malformed cache entry")

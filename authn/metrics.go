@@ -24,6 +24,8 @@ type instruments struct {
 	sharedWaits, enrichErrors   prometheus.Counter
 	sharedKept                  prometheus.Counter
 	leases                      map[string]prometheus.Counter
+	revocations                 [numMarkKinds]prometheus.Counter
+	markRefusals                prometheus.Counter
 }
 
 func newInstruments(reg prometheus.Registerer) *instruments {
@@ -56,9 +58,21 @@ func newInstruments(reg prometheus.Registerer) *instruments {
 		Name: "authgate_authn_provider_leases_total",
 		Help: "Opaque-token validations by what the fleet-wide lease decided: held (this instance asked the provider), answered (another instance's answer was read from the shared tier), timed_out (it did not come in time; this instance asked), unavailable (memcached could not be asked; this instance asked).",
 	}, []string{"outcome"}))
+	revocations := metrics.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "authgate_authn_revocations_total",
+		Help: "Revocations made by this instance, by kind: subject, grant, organization.",
+	}, []string{"kind"}))
+	refusals := metrics.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "authgate_authn_revocation_refusals_total",
+		Help: "Validated or shared-tier tokens refused because a revocation of their subject, grant or organization was found in the shared tier.",
+	}))
 	leaseOutcomes := map[string]prometheus.Counter{}
 	for _, o := range []string{"held", "answered", "timed_out", "unavailable"} {
 		leaseOutcomes[o] = leases.WithLabelValues(o)
+	}
+	var byKind [numMarkKinds]prometheus.Counter
+	for k := range numMarkKinds {
+		byKind[k] = revocations.WithLabelValues(k.String())
 	}
 	return &instruments{
 		ok:             outcomes.WithLabelValues("ok"),
@@ -78,6 +92,8 @@ func newInstruments(reg prometheus.Registerer) *instruments {
 		enrichErrors:   enrich,
 		sharedKept:     kept,
 		leases:         leaseOutcomes,
+		revocations:    byKind,
+		markRefusals:   refusals,
 	}
 }
 

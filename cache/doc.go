@@ -67,7 +67,12 @@
 // What must survive the loss of a node — revocation marks, and the refresh
 // package's sessions and locks — is written to two nodes (the key's and
 // the next on the continuum) and read from either ([Memcache.SetReplicated],
-// [Memcache.GetCopies]). A write that missed a node that was out is
+// [Memcache.GetCopies]); [Memcache.SetReplicatedIf] writes a mark that
+// must only move forward (a compare-and-swap per copy), and
+// [Memcache.GetMulti] reads several keys' copies in one round trip per
+// node (one gets of every key a node holds, the nodes at once), so that a
+// token's entry and the marks that could revoke it cost one round trip.
+// A write that missed a node that was out is
 // replayed to it when it rejoins, before it serves again. What a node
 // missed while another instance saw it out reaches it when that instance's
 // probe finds it, within one BreakerCooldown; until then the copy on the

@@ -108,7 +108,8 @@ func WithClock(now func() time.Time) Option {
 //
 // Entries written with Set and Add have one copy, on their key's node (on
 // the gutter, briefly, while that node is out); entries written with
-// SetReplicated have two, on two nodes, and GetCopies reads both.
+// SetReplicated and SetReplicatedIf have two, on two nodes, and GetCopies
+// and GetMulti read both.
 type Memcache struct {
 	c         *Cluster
 	codec     *codec
@@ -179,26 +180,61 @@ func (c *Memcache) Get(ctx context.Context, d Digest) (Entry, error) {
 // [ErrMiss] when neither node holds a usable entry, and another error when
 // neither could be asked.
 func (c *Memcache) GetCopies(ctx context.Context, d Digest) ([]Entry, error) {
-	var buf [maxKeyName]byte
-	name := c.codec.appendKeyName(buf[:0], d)
-	key := string(name)
-	cp, err := c.c.GetReplicated(ctx, key)
+	ls, err := c.GetMulti(ctx, []Digest{d})
+	switch {
+	case err != nil:
+		return nil, err
+	case len(ls[0].Entries) == 0:
+		return nil, ErrMiss
+	}
+	return ls[0].Entries, nil
+}
+
+// Lookup is what [Memcache.GetMulti] found for one digest.
+type Lookup struct {
+	// Entries are the usable entries on the digest's two nodes, its own
+	// node's first; none for a miss.
+	Entries []Entry
+	// Err is set when neither node could be asked: whether an entry is
+	// there is unknown.
+	Err error
+}
+
+// GetMulti is GetCopies for several digests in one round trip per node:
+// the keys are grouped by node, each node is sent one gets of all the keys
+// it holds a copy of, and the nodes are asked at once. It returns one
+// Lookup per digest, in order, and an error only when no node could be
+// asked at all.
+func (c *Memcache) GetMulti(ctx context.Context, ds []Digest) ([]Lookup, error) {
+	// Every key name has the same length: ds[i]'s is names[i*n : (i+1)*n].
+	n := len(c.codec.prefix) + encodedNameLen
+	keys := make([]string, len(ds))
+	names := make([]byte, 0, len(ds)*n)
+	for i, d := range ds {
+		names = c.codec.appendKeyName(names, d)
+		keys[i] = string(names[i*n:])
+	}
+	cps, err := c.c.GetMulti(ctx, keys)
 	if err != nil {
 		return nil, fmt.Errorf("cache: %w", err)
 	}
-	var entries []Entry
-	for _, it := range cp.Items {
-		if it == nil {
+	out := make([]Lookup, len(ds))
+	for i, cp := range cps {
+		if cp.Answered() == 0 {
+			out[i].Err = fmt.Errorf("cache: no copy could be read: %w", errors.Join(cp.Errs[0], cp.Errs[1]))
 			continue
 		}
-		if e, err := c.open(name, key, it.Value); err == nil {
-			entries = append(entries, e)
+		name := names[i*n : (i+1)*n]
+		for _, it := range cp.Items {
+			if it == nil {
+				continue
+			}
+			if e, err := c.open(name, keys[i], it.Value); err == nil {
+				out[i].Entries = append(out[i].Entries, e)
+			}
 		}
 	}
-	if len(entries) == 0 {
-		return nil, ErrMiss
-	}
-	return entries, nil
+	return out, nil
 }
 
 // open checks a value read under name (key, as a string).
@@ -237,6 +273,25 @@ func (c *Memcache) Add(ctx context.Context, d Digest, e Entry) error {
 func (c *Memcache) SetReplicated(ctx context.Context, d Digest, e Entry) error {
 	return c.store(ctx, d, e, func(ctx context.Context, it *memcache.Item) error {
 		_, err := c.c.SetReplicated(ctx, it)
+		return err
+	})
+}
+
+// SetReplicatedIf is SetReplicated that never goes back over a newer
+// entry: on each of d's nodes, e replaces what the node holds only when
+// that does not open (absent, expired, or not authenticated by this tier)
+// or when replace(current) says so — a compare-and-swap per copy, read
+// again if another writer got there first. A revocation mark that must
+// only ever move forward is written with it. replace must be quick and
+// safe for concurrent use; the entry it is given is valid only during the
+// call.
+func (c *Memcache) SetReplicatedIf(ctx context.Context, d Digest, e Entry, replace func(current Entry) bool) error {
+	return c.store(ctx, d, e, func(ctx context.Context, it *memcache.Item) error {
+		name := []byte(it.Key)
+		_, err := c.c.SetReplicatedIf(ctx, it, func(cur *memcache.Item) bool {
+			old, r := c.codec.open(name, cur.Value, c.now())
+			return r != accepted || replace(old)
+		})
 		return err
 	})
 }

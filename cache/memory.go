@@ -145,6 +145,27 @@ func (m *Memory[V]) Delete(d Digest) {
 	s.mu.Unlock()
 }
 
+// DeleteFunc removes every entry for which del returns true, and returns
+// how many it removed. It holds one shard's lock at a time, so Gets of
+// other shards go on meanwhile, and an entry Set while it runs may or may
+// not be seen; del must not call m. It looks at every entry: a revocation
+// sweeping the tier, not something for a request's path.
+func (m *Memory[V]) DeleteFunc(del func(d Digest, v V) bool) int {
+	n := 0
+	for i := range int(m.mask) + 1 {
+		s := &m.shards[i]
+		s.mu.Lock()
+		for d, e := range s.m {
+			if del(d, e.v) {
+				delete(s.m, d)
+				n++
+			}
+		}
+		s.mu.Unlock()
+	}
+	return n
+}
+
 // Len returns the number of entries, counting expired ones that have not
 // yet been overwritten, deleted or evicted.
 func (m *Memory[V]) Len() int {

@@ -258,3 +258,24 @@ func BenchmarkMemorySet(b *testing.B) {
 		})
 	}
 }
+
+// TestMemoryDeleteFunc: every entry the function picks goes, in every
+// shard, and nothing else.
+func TestMemoryDeleteFunc(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	m := cache.NewMemory[int](cache.MemoryConfig{MaxEntries: 10_000})
+	for i := range 1000 {
+		m.Set(digest(i), i, now.Add(time.Minute))
+	}
+	if n := m.DeleteFunc(func(_ cache.Digest, v int) bool { return v%3 == 0 }); n != 334 {
+		t.Fatalf("DeleteFunc removed %d entries, want 334", n)
+	}
+	for i := range 1000 {
+		if _, ok := m.Get(digest(i), now); ok == (i%3 == 0) {
+			t.Fatalf("entry %d: present %v after the sweep", i, ok)
+		}
+	}
+	if m.Len() != 666 {
+		t.Fatalf("Len %d, want 666", m.Len())
+	}
+}

@@ -1,24 +1,18 @@
 package connections
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"time"
 
-	"golang.org/x/oauth2"
-	"golang.org/x/oauth2/clientcredentials"
-
-	"github.com/authgate/authgate/claims"
+	"github.com/authgate/authgate/internal/auth0mgmt"
 )
 
 // ManagementConfig holds a ManagementStore's settings. Domain, ClientID
@@ -58,10 +52,8 @@ type ManagementConfig struct {
 // both succeed — the Service's lock (in the Cache) keeps writers one at a
 // time. It is safe for concurrent use.
 type ManagementStore struct {
-	cfg    ManagementConfig
-	base   string // Domain + "api/v2"
-	client *http.Client
-	tokens *managementTokens
+	cfg ManagementConfig
+	api *auth0mgmt.Client
 }
 
 var keyPrefix = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
@@ -69,32 +61,20 @@ var keyPrefix = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 // NewManagementStore returns a ManagementStore; WithHTTPClient sets its
 // HTTP client.
 func NewManagementStore(cfg ManagementConfig, opts ...Option) (*ManagementStore, error) {
-	u, err := url.Parse(cfg.Domain)
-	if err != nil || !u.IsAbs() || u.Host == "" {
-		return nil, errors.New("connections: ManagementConfig.Domain must be an absolute URL")
-	}
-	if cfg.ClientID == "" || cfg.ClientSecret == "" {
-		return nil, errors.New("connections: ManagementConfig needs ClientID and ClientSecret")
-	}
 	if cfg.KeyPrefix == "" {
 		cfg.KeyPrefix = "authgate_connection_"
 	}
 	if !keyPrefix.MatchString(cfg.KeyPrefix) {
 		return nil, errors.New("connections: ManagementConfig.KeyPrefix: want 1-64 of A-Z a-z 0-9 _ -")
 	}
-	if cfg.MaxRetries == 0 {
-		cfg.MaxRetries = 3
+	api, err := auth0mgmt.New(auth0mgmt.Config{
+		Domain: cfg.Domain, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret,
+		MaxRetries: cfg.MaxRetries, MaxRetryWait: cfg.MaxRetryWait, HTTPClient: newOptions(opts).httpClient,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connections: ManagementConfig: %w", err)
 	}
-	cfg.MaxRetryWait = orDuration(cfg.MaxRetryWait, 5*time.Second)
-	domain := strings.TrimSuffix(cfg.Domain, "/") + "/"
-	o := newOptions(opts)
-	return &ManagementStore{
-		cfg: cfg, base: domain + "api/v2", client: o.httpClient,
-		tokens: &managementTokens{client: o.httpClient, cc: clientcredentials.Config{
-			ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, TokenURL: domain + "oauth/token",
-			EndpointParams: url.Values{"audience": {domain + "api/v2/"}}, AuthStyle: oauth2.AuthStyleInHeader,
-		}},
-	}, nil
+	return &ManagementStore{cfg: cfg, api: api}, nil
 }
 
 // stored is one connection as it sits in app_metadata.
@@ -180,12 +160,9 @@ func (m *ManagementStore) Delete(ctx context.Context, subject, party string) err
 	return err
 }
 
-// maxUserBody bounds a user answer (Auth0 caps metadata far below).
-const maxUserBody = 1 << 20
-
 func (m *ManagementStore) metadata(ctx context.Context, subject string) (map[string]json.RawMessage, error) {
 	q := url.Values{"fields": {"app_metadata"}, "include_fields": {"true"}}
-	body, err := m.do(ctx, http.MethodGet, m.userURL(subject)+"?"+q.Encode(), nil)
+	body, err := m.do(ctx, http.MethodGet, userPath(subject)+"?"+q.Encode(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -203,136 +180,21 @@ func (m *ManagementStore) patch(ctx context.Context, subject string, meta map[st
 	if err != nil {
 		return err
 	}
-	_, err = m.do(ctx, http.MethodPatch, m.userURL(subject), b)
+	_, err = m.do(ctx, http.MethodPatch, userPath(subject), b)
 	return err
 }
 
-func (m *ManagementStore) userURL(subject string) string {
-	return m.base + "/users/" + url.PathEscape(subject)
-}
+func userPath(subject string) string { return "/users/" + url.PathEscape(subject) }
 
-// do sends one Management API request: with a management token (fetched
-// again once if the API says 401), retrying a 429 after its wait. 404 is
-// ErrNotFound; other failures match claims.ErrUnavailable.
-func (m *ManagementStore) do(ctx context.Context, method, u string, body []byte) ([]byte, error) {
-	renewed := false
-	for attempt := 0; ; attempt++ {
-		tok, err := m.tokens.get(ctx)
-		if err != nil {
-			return nil, err
-		}
-		req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
-		if err != nil {
-			return nil, err
-		}
-		req.Header.Set("Authorization", "Bearer "+tok)
-		req.Header.Set("Accept", "application/json")
-		if body != nil {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		resp, err := m.client.Do(req)
-		if err != nil {
-			return nil, fmt.Errorf("connections: Management API: %w: %w", claims.ErrUnavailable, err)
-		}
-		b, err := io.ReadAll(io.LimitReader(resp.Body, maxUserBody))
-		resp.Body.Close()
-		switch {
-		case err != nil:
-			return nil, fmt.Errorf("connections: Management API: %w: %w", claims.ErrUnavailable, err)
-		case resp.StatusCode == http.StatusOK:
-			return b, nil
-		case resp.StatusCode == http.StatusNotFound:
-			return nil, ErrNotFound
-		case resp.StatusCode == http.StatusUnauthorized && !renewed:
-			m.tokens.drop(tok)
-			renewed = true
-			continue
-		case resp.StatusCode == http.StatusTooManyRequests:
-			wait := rateLimitWait(resp.Header, time.Now())
-			err := unavailable(fmt.Errorf("connections: Management API: rate limited"), resp.Header)
-			if attempt >= m.cfg.MaxRetries || wait > m.cfg.MaxRetryWait {
-				return nil, err
-			}
-			t := time.NewTimer(wait)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-				return nil, err
-			}
-			continue
-		}
-		return nil, fmt.Errorf("connections: Management API: %w: %s %s answered %s", claims.ErrUnavailable, method, "/api/v2/users", resp.Status)
+// do sends one Management API request; 404 is ErrNotFound, other failures
+// match claims.ErrUnavailable.
+func (m *ManagementStore) do(ctx context.Context, method, path string, body []byte) ([]byte, error) {
+	b, err := m.api.Do(ctx, method, path, body)
+	switch {
+	case errors.Is(err, auth0mgmt.ErrNotFound):
+		return nil, ErrNotFound
+	case err != nil:
+		return nil, fmt.Errorf("connections: Management API: %w", err)
 	}
-}
-
-// rateLimitWait reads how long a 429 asks to wait: Retry-After, else
-// X-RateLimit-Reset (a Unix time), else one second.
-func rateLimitWait(h http.Header, now time.Time) time.Duration {
-	if d, ok := retryAfter(h, now); ok {
-		return d
-	}
-	var reset int64
-	if _, err := fmt.Sscan(h.Get("X-RateLimit-Reset"), &reset); err == nil && reset > 0 {
-		return max(time.Unix(reset, 0).Sub(now), 100*time.Millisecond)
-	}
-	return time.Second
-}
-
-// managementTokens keeps the management token: one fetch at a time, reused
-// until shortly before it expires.
-type managementTokens struct {
-	client *http.Client
-	cc     clientcredentials.Config
-
-	mu       sync.Mutex // guards tok and fetching
-	tok      *oauth2.Token
-	fetching chan struct{} // closed when the fetch in flight ends
-}
-
-func (t *managementTokens) get(ctx context.Context) (string, error) {
-	for {
-		t.mu.Lock()
-		if t.tok.Valid() {
-			tok := t.tok.AccessToken
-			t.mu.Unlock()
-			return tok, nil
-		}
-		if t.fetching != nil {
-			wait := t.fetching
-			t.mu.Unlock()
-			select {
-			case <-wait:
-				continue
-			case <-ctx.Done():
-				return "", fmt.Errorf("connections: management token: %w: %w", claims.ErrUnavailable, ctx.Err())
-			}
-		}
-		done := make(chan struct{})
-		t.fetching = done
-		t.mu.Unlock()
-
-		fctx, cancel := context.WithTimeout(context.WithValue(context.WithoutCancel(ctx), oauth2.HTTPClient, t.client), 10*time.Second)
-		tok, err := t.cc.Token(fctx)
-		cancel()
-		t.mu.Lock()
-		t.fetching = nil
-		if err == nil {
-			t.tok = tok
-		}
-		t.mu.Unlock()
-		close(done)
-		if err != nil {
-			return "", fmt.Errorf("connections: management token: %w: %w", claims.ErrUnavailable, err)
-		}
-	}
-}
-
-// drop forgets tok, if it is still the current token.
-func (t *managementTokens) drop(tok string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.tok != nil && t.tok.AccessToken == tok {
-		t.tok = nil
-	}
+	return b, nil
 }

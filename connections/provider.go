@@ -7,13 +7,13 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/oauth2"
 
 	"github.com/authgate/authgate/claims"
+	"github.com/authgate/authgate/internal/retryafter"
 )
 
 // errInvalidGrant is the party's terminal refusal of a code or refresh
@@ -92,23 +92,8 @@ func (p *provider) classify(err error) error {
 // unavailable wraps err as unavailable, as a *claims.RetryError when the
 // answer said when to retry (Retry-After in seconds or as a date).
 func unavailable(err error, h http.Header) error {
-	if d, ok := retryAfter(h, time.Now()); ok {
+	if d, ok := retryafter.Of(h, time.Now()); ok {
 		return &claims.RetryError{After: d, Err: err}
 	}
 	return fmt.Errorf("%w: %w", claims.ErrUnavailable, err)
-}
-
-// retryAfter reads Retry-After (RFC 9110 §10.2.3) as a wait from now.
-func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0, false
-	}
-	if secs, err := strconv.ParseInt(v, 10, 32); err == nil {
-		return max(time.Duration(secs)*time.Second, time.Second), secs >= 0
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), time.Second), true
-	}
-	return 0, false
 }

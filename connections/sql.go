@@ -6,24 +6,21 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
-	_ "modernc.org/sqlite"             // the "sqlite" database/sql driver, pure Go
+	"github.com/authgate/authgate/internal/sqldb"
 )
 
 // Dialect is the SQL dialect of a SQLStore's database.
-type Dialect int
+type Dialect = sqldb.Dialect
 
 // The dialects SQLStore speaks.
 const (
 	// Postgres is PostgreSQL (through pgx's database/sql driver, "pgx").
-	Postgres Dialect = iota + 1
+	Postgres = sqldb.Postgres
 	// SQLite is SQLite (through modernc.org/sqlite, "sqlite", pure Go).
-	SQLite
+	SQLite = sqldb.SQLite
 )
 
 // SQLConfig holds a SQLStore's settings; zero values are the defaults.
@@ -50,25 +47,23 @@ type SQLStore struct {
 
 type queries struct{ get, list, insert, update, del, lock, unlock string }
 
-var tableName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
-
 // NewSQLStore returns a Store on db, whose tables must exist: apply
 // Migration (or call Migrate) first.
 func NewSQLStore(db *sql.DB, dialect Dialect, cfg SQLConfig) (*SQLStore, error) {
-	if dialect != Postgres && dialect != SQLite {
+	if !dialect.Valid() {
 		return nil, errors.New("connections: unknown SQL dialect")
 	}
 	if cfg.Table == "" {
 		cfg.Table = "authgate_connections"
 	}
-	if !tableName.MatchString(cfg.Table) {
-		return nil, fmt.Errorf("connections: table name %q: want a-z 0-9 _", cfg.Table)
+	if err := sqldb.CheckTable(cfg.Table); err != nil {
+		return nil, fmt.Errorf("connections: %w", err)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	s := &SQLStore{db: db, dialect: dialect, table: cfg.Table, now: cfg.Now}
-	t, p := cfg.Table, s.placeholder
+	t, p := cfg.Table, dialect.Placeholder
 	cols := "subject, party, version, data"
 	s.q = queries{
 		get:    "SELECT " + cols + " FROM " + t + " WHERE subject = " + p(1) + " AND party = " + p(2),
@@ -83,13 +78,6 @@ func NewSQLStore(db *sql.DB, dialect Dialect, cfg SQLConfig) (*SQLStore, error) 
 	return s, nil
 }
 
-func (s *SQLStore) placeholder(n int) string {
-	if s.dialect == Postgres {
-		return "$" + strconv.Itoa(n)
-	}
-	return "?" + strconv.Itoa(n)
-}
-
 // Migration returns the statement that creates the store's table in
 // dialect (default name when table is ""), for a migration tool; it is
 // idempotent. Migrate applies it.
@@ -97,10 +85,7 @@ func Migration(dialect Dialect, table string) string {
 	if table == "" {
 		table = "authgate_connections"
 	}
-	blob, integer := "BYTEA", "BIGINT"
-	if dialect == SQLite {
-		blob, integer = "BLOB", "INTEGER"
-	}
+	blob, integer := dialect.Types()
 	return strings.Join([]string{
 		"CREATE TABLE IF NOT EXISTS " + table + " (",
 		"  subject    TEXT NOT NULL,",
@@ -127,36 +112,24 @@ func (s *SQLStore) Migrate(ctx context.Context) error {
 // a file path is all it needs — in WAL mode with a busy timeout, so that
 // several processes can share it, and migrates it. Close closes it.
 func OpenSQLite(ctx context.Context, path string, cfg SQLConfig) (*SQLStore, error) {
-	escaped := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
-	db, err := sql.Open("sqlite", "file:"+escaped+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate")
-	if err != nil {
-		return nil, fmt.Errorf("connections: opening %s: %w", path, err)
-	}
-	return openOwned(ctx, db, SQLite, cfg)
+	return openOwned(ctx, SQLite, path, cfg)
 }
 
 // OpenPostgres opens the PostgreSQL database at dsn (a URL or key=value
 // string, as pgx takes), checks that it answers, and migrates it. Close
 // closes it.
 func OpenPostgres(ctx context.Context, dsn string, cfg SQLConfig) (*SQLStore, error) {
-	db, err := sql.Open("pgx", dsn)
-	if err != nil {
-		return nil, fmt.Errorf("connections: opening PostgreSQL: %w", err)
-	}
-	return openOwned(ctx, db, Postgres, cfg)
+	return openOwned(ctx, Postgres, dsn, cfg)
 }
 
-func openOwned(ctx context.Context, db *sql.DB, d Dialect, cfg SQLConfig) (*SQLStore, error) {
-	s, err := NewSQLStore(db, d, cfg)
-	if err == nil {
-		err = s.Migrate(ctx)
-	}
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	s.owned = true
-	return s, nil
+func openOwned(ctx context.Context, d Dialect, where string, cfg SQLConfig) (*SQLStore, error) {
+	return sqldb.Open(ctx, "connections", d, where, func(db *sql.DB) (*SQLStore, error) {
+		s, err := NewSQLStore(db, d, cfg)
+		if err == nil {
+			s.owned, err = true, s.Migrate(ctx)
+		}
+		return s, err
+	})
 }
 
 // Close closes the database if OpenSQLite or OpenPostgres opened it.

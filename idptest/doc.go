@@ -64,7 +64,8 @@
 // the same family and marks the presented one rotated; a rotated token
 // presented again still works within Config.RefreshReuseInterval and
 // after that is reuse, which revokes the whole family, newest token
-// included. [Server.RefreshTokenState] shows where a token stands.
+// included. [Server.RefreshTokenState] shows where a token stands, and
+// [Server.RefreshTokens] lists a user's tokens through a client.
 //
 // A token request that carries a valid DPoP proof (RFC 9449: one DPoP
 // header; typ dpop+jwt; an asymmetric alg; a public jwk that verifies the

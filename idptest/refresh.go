@@ -55,6 +55,22 @@ func (s *Server) RefreshTokenState(token string) RefreshState {
 	return s.refreshStateLocked(rt)
 }
 
+// RefreshTokens returns every refresh token issued to the user whose ID
+// (sub) is userID through clientID, in no set order, so that a test can
+// check what became of them with RefreshTokenState — also those a service
+// keeps on its server and never shows.
+func (s *Server) RefreshTokens(userID, clientID string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for tok, rt := range s.st.refresh {
+		if rt.user != nil && rt.user.ID == userID && rt.client.ID == clientID {
+			out = append(out, tok)
+		}
+	}
+	return out
+}
+
 // refreshStateLocked is RefreshTokenState for a known token; s.mu is held.
 func (s *Server) refreshStateLocked(rt *refreshToken) RefreshState {
 	switch {

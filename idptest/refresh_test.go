@@ -172,3 +172,21 @@ func TestPublicClientRefreshesWithPKCE(t *testing.T) {
 		t.Errorf("a public client presenting a secret: %d %s", b.status, b.raw)
 	}
 }
+
+// TestRefreshTokens: a user's refresh tokens through a client are listed,
+// rotated ones included, and no one else's.
+func TestRefreshTokens(t *testing.T) {
+	idp := start(t)
+	first := grant(t, idp, aliceLogin).str("refresh_token")
+	second := refreshWith(t, idp, first).str("refresh_token")
+	got := idp.RefreshTokens("auth0|alice", "venue-app")
+	if len(got) != 2 || !(got[0] == first && got[1] == second || got[0] == second && got[1] == first) {
+		t.Errorf("RefreshTokens = %v, want %s and %s", got, first, second)
+	}
+	if got := idp.RefreshTokens("auth0|alice", "partner-app"); len(got) != 0 {
+		t.Errorf("another client's: %v", got)
+	}
+	if got := idp.RefreshTokens("auth0|bob", "venue-app"); len(got) != 0 {
+		t.Errorf("another user's: %v", got)
+	}
+}

@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"strings"
@@ -100,6 +101,34 @@ func (m *Middleware) RequirePartners(clientIDs ...string) func(http.Handler) htt
 			return nil
 		}
 		return forbidden("this partner app may not make this request", "")
+	})
+}
+
+// IntegrationChecker says whether a user has enabled a partner app to act
+// for them — for an organization, or for none when orgID is "". The
+// integrations package's Service implements it.
+type IntegrationChecker interface {
+	IntegrationEnabled(ctx context.Context, subject, clientID, orgID string) (bool, error)
+}
+
+// RequireIntegration lets a delegated call through only when the user it
+// acts for has enabled its partner app (the token's azp), for the token's
+// organization (or for none, when the token has none); calls of other
+// kinds pass unchecked. A partner the user has not enabled is refused 403
+// insufficient_scope; a checker that fails is answered 503, as an
+// unreachable provider is.
+func (m *Middleware) RequireIntegration(c IntegrationChecker) func(http.Handler) http.Handler {
+	return m.require(func(r *http.Request, p *claims.Principal) *Error {
+		if p.Kind != claims.KindDelegated {
+			return nil
+		}
+		switch ok, err := c.IntegrationEnabled(r.Context(), p.Subject, p.AuthorizedParty, p.OrgID); {
+		case err != nil:
+			return unavailable("the partner app's integration could not be checked; retry later", err)
+		case !ok:
+			return forbidden("the user has not enabled this partner app", "")
+		}
+		return nil
 	})
 }
 

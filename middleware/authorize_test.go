@@ -1,9 +1,12 @@
 package middleware_test
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/authgate/authgate/claims"
 	"github.com/authgate/authgate/middleware"
@@ -70,5 +73,57 @@ func TestRequireWithoutPrincipal(t *testing.T) {
 	got := serve(t, h, get())
 	if got.status != 401 || got.challenge != `Bearer realm="api"` {
 		t.Fatalf("got %+v", got)
+	}
+}
+
+// integrations is an IntegrationChecker from a fixed table: the integrations
+// package tests the real one.
+type integrations struct {
+	enabled map[[3]string]bool
+	err     error
+	asked   int
+}
+
+func (c *integrations) IntegrationEnabled(_ context.Context, subject, clientID, orgID string) (bool, error) {
+	c.asked++
+	return c.enabled[[3]string{subject, clientID, orgID}], c.err
+}
+
+// TestRequireIntegration: a partner passes only with the user's integration
+// for the token's organization; users and machines are not asked about; a
+// checker that fails is 503 with its Retry-After.
+func TestRequireIntegration(t *testing.T) {
+	m := newMiddleware(t, middleware.Config{})
+	for _, tc := range []struct {
+		name, token string
+		checker     *integrations
+		want        int
+		asked       int
+		retryAfter  string
+	}{
+		{"enabled", "partner", &integrations{enabled: map[[3]string]bool{{"auth0|bob", "partner-app", "org_globex"}: true}}, 200, 1, ""},
+		{"not enabled", "partner", &integrations{}, 403, 1, ""},
+		{"enabled for another organization", "partner", &integrations{enabled: map[[3]string]bool{{"auth0|bob", "partner-app", "org_acme"}: true}}, 403, 1, ""},
+		{"enabled for another partner", "partner", &integrations{enabled: map[[3]string]bool{{"auth0|bob", "other-app", "org_globex"}: true}}, 403, 1, ""},
+		{"checker down", "partner", &integrations{err: &claims.RetryError{After: 7 * time.Second, Err: errors.New("db down")}}, 503, 1, "7"},
+		{"user", "alice", &integrations{}, 200, 0, ""},
+		{"machine", "worker", &integrations{}, 200, 0, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "/v1/venues", nil)
+			r.Header.Set("Authorization", "Bearer "+tc.token)
+			rec := httptest.NewRecorder()
+			m.Handler(m.RequireIntegration(tc.checker)(whoami)).ServeHTTP(rec, r)
+			if rec.Code != tc.want || tc.checker.asked != tc.asked || rec.Header().Get("Retry-After") != tc.retryAfter {
+				t.Fatalf("%d (asked %d, Retry-After %q) %s; want %d, asked %d", rec.Code, tc.checker.asked,
+					rec.Header().Get("Retry-After"), rec.Body, tc.want, tc.asked)
+			}
+			if tc.want == 403 {
+				want := `Bearer realm="api", error="insufficient_scope", error_description="the user has not enabled this partner app"`
+				if got := rec.Header().Get("WWW-Authenticate"); got != want {
+					t.Errorf("challenge = %s", got)
+				}
+			}
+		})
 	}
 }

@@ -22,6 +22,12 @@
 //	mux.Handle("GET /v1/venues", mw.Handler(mw.RequireScopes("read:venues")(listVenues)))
 //
 // They compose with any router that takes func(http.Handler) http.Handler.
+// [Middleware.RequireIntegration] lets a partner app acting for a user
+// through only when the user has enabled it, asking an
+// [IntegrationChecker] (the integrations package keeps who enabled what):
+//
+//	mux.Handle("GET /v1/venues", mw.Handler(mw.RequireIntegration(integrations)(listVenues)))
+//
 // On a cache hit the middleware adds two allocations to a request: the
 // context value and the request copy that carry the Principal.
 //

@@ -250,12 +250,17 @@ func ErrorFor(err error) *Error {
 		// The client went away; nobody reads this answer.
 		return &Error{Status: statusClientClosedRequest, Err: err}
 	default:
-		// A wait the cause asked for (a provider's Retry-After, a spent
-		// budget) beats the configured default.
-		after, _ := claims.RetryAfterOf(err)
-		return &Error{Status: http.StatusServiceUnavailable, Code: CodeTemporarilyUnavailable,
-			Description: "the token could not be checked; retry later", RetryAfter: after, Err: err}
+		return unavailable("the token could not be checked; retry later", err)
 	}
+}
+
+// unavailable answers a dependency that failed: 503, with the wait the
+// cause asked for (a provider's Retry-After, a spent budget), or else the
+// configured default.
+func unavailable(description string, err error) *Error {
+	after, _ := claims.RetryAfterOf(err)
+	return &Error{Status: http.StatusServiceUnavailable, Code: CodeTemporarilyUnavailable,
+		Description: description, RetryAfter: after, Err: err}
 }
 
 // statusClientClosedRequest is nginx's code for a request whose client left.

@@ -50,6 +50,24 @@
 // interval") forgives that; without one the provider takes it for reuse
 // and the user must log in again. Set it to at least a minute.
 //
+// # A user's sessions
+//
+// Sessions are findable by subject: each login's family is listed, with
+// its client, in an index per subject, sealed like the records and kept on
+// two nodes with [MemcacheStore], changed only under its owner lock
+// ([Store.Lock]; [MemoryStore] too), and each family names its current
+// record, moved by every rotation. [Service.EndSubject] ends every session
+// of a user, and [Service.EndGrant] those through one client: each family's
+// refresh token is revoked at the provider (RFC 7009) and its records
+// deleted. A logout, a reuse or a refresh the provider refuses takes its
+// family out of the index; a family missing from it (a login made before
+// sessions were indexed) is listed again by its next refresh.
+//
+// With a token cache that is also a [RevocationChecker] (authn's
+// Authenticator), a refresh whose access token is refused by a revocation
+// of its subject, grant or organization ends its session: a session the
+// index missed still cannot mint tokens issued after the revocation.
+//
 // # Answers
 //
 // The handlers, and [Service.WriteError] for a web app's own code-exchange

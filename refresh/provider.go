@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/authgate/authgate/claims"
+	"github.com/authgate/authgate/internal/retryafter"
 )
 
 // provider makes the token-endpoint calls through golang.org/x/oauth2, and
@@ -235,7 +235,7 @@ func refusal(c call, status int, code string, header http.Header) error {
 	default:
 		pe.kind = ErrMisconfigured // for example a 404: TokenURL is wrong
 	}
-	if after, ok := retryAfter(header.Get("Retry-After"), time.Now()); ok && (pe.kind == ErrRateLimited || pe.kind == ErrProviderUnavailable) {
+	if after, ok := retryafter.Of(header, time.Now()); ok && (pe.kind == ErrRateLimited || pe.kind == ErrProviderUnavailable) {
 		return &claims.RetryError{After: after, Err: pe}
 	}
 	return pe
@@ -254,26 +254,6 @@ func plainCode(code string) string {
 		}
 	}
 	return code
-}
-
-// maxRetryAfter caps the wait a provider's Retry-After can pass on.
-const maxRetryAfter = time.Hour
-
-// retryAfter reads a Retry-After value (RFC 9110 §10.2.3: delay-seconds or
-// an HTTP-date), at least a second and at most maxRetryAfter.
-func retryAfter(v string, now time.Time) (time.Duration, bool) {
-	if v == "" {
-		return 0, false
-	}
-	var d time.Duration
-	if secs, err := strconv.ParseUint(v, 10, 32); err == nil {
-		d = time.Duration(secs) * time.Second
-	} else if t, err := http.ParseTime(v); err == nil {
-		d = t.Sub(now)
-	} else {
-		return 0, false
-	}
-	return min(max(d, time.Second), maxRetryAfter), true
 }
 
 // grantParams adds parameters x/oauth2 has no way to pass with the

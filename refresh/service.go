@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -133,7 +132,12 @@ type optionFunc func(*options)
 func (f optionFunc) apply(o *options) { f(o) }
 
 // WithTokenCache keeps a validated-token cache in step: a refreshed or
-// logged-out access token is invalidated, a new one pre-warmed. Default: none.
+// logged-out access token is invalidated, a new one pre-warmed. When c is
+// also a [RevocationChecker] (authn's Authenticator is), a refresh
+// presenting an access token that a revocation of its subject, grant or
+// organization refuses ends the session instead (ErrLoginRequired): a
+// session left behind by a revocation cannot mint tokens issued after it.
+// Default: none.
 func WithTokenCache(c TokenCache) Option { return optionFunc(func(o *options) { o.cache = c }) }
 
 // WithHTTPClient sets the client for provider calls, for example one with
@@ -365,7 +369,12 @@ func (s *Service) remember(ctx context.Context, tok *oauth2.Token) (*Tokens, err
 		FamilyID:     rand.Text(),
 		CreatedAt:    s.o.now().Unix(),
 	}
-	if err := s.put(ctx, s.name(tok.AccessToken), rec, s.cfg.RecordTTL); err != nil {
+	name := s.name(tok.AccessToken)
+	err = s.track(ctx, rec, name)
+	if err == nil {
+		err = s.put(ctx, name, rec, s.cfg.RecordTTL)
+	}
+	if err != nil {
 		s.unstored(ctx, rec, err)
 	}
 	return s.tokens(tok), nil
@@ -438,6 +447,9 @@ func (s *Service) refresh(ctx context.Context, accessToken string) (*Tokens, err
 		return nil, err
 	}
 	name := s.name(accessToken)
+	if err := s.checkRevocation(ctx, name, p); err != nil {
+		return nil, err
+	}
 	wait := newBackoff(s.lockTTL())
 	for {
 		rec, err := s.get(ctx, name)
@@ -464,6 +476,29 @@ func (s *Service) refresh(ctx context.Context, accessToken string) (*Tokens, err
 }
 
 func lockName(name string) string { return name + ":lock" }
+
+// checkRevocation refuses a refresh of p, whose login is under name, when
+// the token cache says a revocation refuses p — and ends that login.
+func (s *Service) checkRevocation(ctx context.Context, name string, p *claims.Principal) error {
+	rc, ok := s.o.cache.(RevocationChecker)
+	if !ok {
+		return nil
+	}
+	err := rc.CheckRevocation(ctx, p)
+	if !errors.Is(err, claims.ErrInvalidToken) {
+		return nil // a checker that cannot tell does not stop a refresh
+	}
+	ctx, cancel := detach(ctx, s.cfg.Timeout+storeWindow)
+	defer cancel()
+	if rec, gerr := s.get(ctx, name); gerr == nil {
+		if eerr := s.endFamily(ctx, name, rec); eerr != nil {
+			s.o.logger.Warn("refresh: ending a revoked session", zap.String("family", rec.FamilyID), zap.Error(eerr))
+		} else {
+			s.forget(ctx, rec.Subject, rec.FamilyID)
+		}
+	}
+	return fmt.Errorf("%w: the session was revoked: %w", ErrLoginRequired, err)
+}
 
 // verify checks the presented access token: signature, issuer and audience
 // must hold even past expiry, and it must be recent enough. An opaque token
@@ -541,6 +576,7 @@ func (s *Service) rotateLocked(ctx context.Context, name string, p *claims.Princ
 		// Terminal at the provider. Only the lock holder gets here, after
 		// re-reading an unrotated record, so this is never a lost race.
 		_ = s.store.Delete(ctx, name)
+		s.forget(ctx, rec.Subject, rec.FamilyID)
 		return nil, nil, err
 	}
 	if err != nil {
@@ -557,6 +593,7 @@ func (s *Service) rotateLocked(ctx context.Context, name string, p *claims.Princ
 		// with the old token, which the provider would take for reuse.
 		return rec, next, nil
 	}
+	s.moved(ctx, next.rec, nextName)
 	// The old record keeps no refresh token: it points to its successor and
 	// lives as long as the old access token could still be presented, so a
 	// replay after the grace window is recognized as reuse.
@@ -615,6 +652,8 @@ func (s *Service) rotated(ctx context.Context, name string, rec *record) (*Token
 	defer cancel()
 	if err := s.endFamily(ctx, name, rec); err != nil {
 		s.o.logger.Warn("refresh: ending a reused family", zap.String("family", rec.FamilyID), zap.Error(err))
+	} else {
+		s.forget(ctx, rec.Subject, rec.FamilyID)
 	}
 	return nil, ErrReuse
 }
@@ -655,7 +694,11 @@ func (s *Service) logout(ctx context.Context, accessToken string) error {
 	case err != nil:
 		return err
 	}
-	return s.endFamily(ctx, name, rec)
+	if err := s.endFamily(ctx, name, rec); err != nil {
+		return err
+	}
+	s.forget(ctx, rec.Subject, rec.FamilyID)
+	return nil
 }
 
 // maxChain bounds the walk along a family's rotations.
@@ -719,21 +762,17 @@ func (s *Service) name(accessToken string) string {
 // does not open (tampered, moved, sealed with a retired key), means the
 // login is gone: ErrLoginRequired.
 func (s *Service) get(ctx context.Context, name string) (*record, error) {
-	sealed, err := s.store.Get(ctx, name)
-	if errors.Is(err, ErrNotFound) {
-		return nil, fmt.Errorf("%w: no stored login for this access token", ErrLoginRequired)
-	}
-	if err != nil {
-		return nil, storeError(err)
-	}
-	plain, err := s.sealer.open(sealed, name)
 	var rec record
-	if err == nil {
-		err = json.Unmarshal(plain, &rec)
-	}
-	if err != nil || rec.Version != recordVersion {
+	switch err := s.load(ctx, name, &rec); {
+	case errors.Is(err, ErrNotFound):
+		return nil, fmt.Errorf("%w: no stored login for this access token", ErrLoginRequired)
+	case errors.Is(err, errUnreadable):
+		return nil, fmt.Errorf("%w: stored login unreadable", ErrLoginRequired)
+	case err != nil:
+		return nil, err
+	case rec.Version != recordVersion:
 		s.m.rejected.Inc()
-		s.o.logger.Warn("refresh: stored record rejected (tampered, moved or unknown key)")
+		s.o.logger.Warn("refresh: stored record of an unknown version rejected")
 		return nil, fmt.Errorf("%w: stored login unreadable", ErrLoginRequired)
 	}
 	return &rec, nil
@@ -741,14 +780,7 @@ func (s *Service) get(ctx context.Context, name string) (*record, error) {
 
 func (s *Service) put(ctx context.Context, name string, rec *record, ttl time.Duration) error {
 	rec.Version = recordVersion
-	plain, err := json.Marshal(rec)
-	if err != nil {
-		return err
-	}
-	if err := s.store.Set(ctx, name, s.sealer.seal(plain, name), ttl); err != nil {
-		return storeError(err)
-	}
-	return nil
+	return s.save(ctx, name, rec, ttl)
 }
 
 // recordVersion is the version of the record layout inside the seal.

@@ -51,6 +51,7 @@ type lodging struct {
 	conns     *connections.Service
 	login     *connections.Flow // nil without a client for logins
 	gate      *authn.Gate
+	dbPath    string // the SQLite file of the connections, which the integrations share
 	closers   []func()
 }
 
@@ -87,6 +88,7 @@ func startLodging(ctx context.Context, s settings, gate *authn.Gate, api string)
 		l.closers = append(l.closers, func() { os.RemoveAll(dir) })
 		path = filepath.Join(dir, "connections.db")
 	}
+	l.dbPath = path
 	if store, err = connections.OpenSQLite(ctx, path, connections.SQLConfig{}); err != nil {
 		return nil, err
 	}

@@ -21,7 +21,12 @@
 //	CACHE_NAMESPACE   separates environments sharing memcached (default venue)
 //	AUTHGATE_SECRET   32+ bytes shared by every instance (required with MEMCACHE_SERVERS); also seals
 //	                  the grants users give at RoomSMart
-//	CONNECTIONS_DB    SQLite file keeping those grants (default: a temporary file, removed at exit)
+//	CONNECTIONS_DB    SQLite file keeping those grants, and the partner integrations users turn on
+//	                  (default: a temporary file, removed at exit)
+//	MANAGEMENT_CLIENT_ID, MANAGEMENT_CLIENT_SECRET
+//	                  a machine client with read:grants and delete:grants on Auth0's Management API:
+//	                  turning a partner off, or revoking a user, deletes the user's grants there,
+//	                  which revokes the refresh tokens partners hold (the embedded provider has one)
 //	TOKEN_SERVICE_URL validate through authgate's token service (cmd/tokenservice) at this
 //	                  URL instead of the provider; answers are still cached here until the
 //	                  token expires (needs ISSUER_URL, the token service's provider)
@@ -38,6 +43,14 @@
 // redirects to the provider's authorization endpoint (from its discovery
 // document), and GET /auth/callback, which answers the access token; the
 // refresh token stays on the server.
+//
+// Partner apps (seed 001) act for users who turned them on:
+// POST and DELETE /v1/integrations/{client_id} and GET /v1/integrations,
+// with the user's own token; a partner's calls to the data routes need
+// the user's integration. POST /v1/admin/revocations (scope
+// manage:venues; JSON or form: subject, or subject and client_id, or
+// org_id, and optionally issued_before, RFC 3339) refuses the tokens named
+// on every instance and ends the sessions.
 package main
 
 import (

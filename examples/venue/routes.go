@@ -16,17 +16,24 @@ import (
 
 // routes wires the venue API. Each handler is a few lines: authgate has
 // done the authentication and authorization before it runs.
-func routes(gate *authn.Gate, reg *prometheus.Registry) http.Handler {
+func routes(gate *authn.Gate, partners middleware.IntegrationChecker, reg *prometheus.Registry) http.Handler {
 	mw := gate.Middleware
+	// data wraps the venue's data routes: a partner app acting for a user
+	// passes only while the user has its integration on.
+	data := func(h http.Handler) http.Handler { return mw.Handler(mw.RequireIntegration(partners)(h)) }
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 
 	mux.Handle("GET /v1/whoami", mw.Handler(http.HandlerFunc(whoami)))
-	mux.Handle("GET /v1/venues", mw.Handler(mw.RequireScopes("read:venues")(http.HandlerFunc(listVenues))))
-	mux.Handle("POST /v1/venues/{id}/bookings", mw.Handler(mw.RequireScopes("book:venues")(
+	mux.Handle("GET /v1/venues", data(mw.RequireScopes("read:venues")(http.HandlerFunc(listVenues))))
+	mux.Handle("POST /v1/venues/{id}/bookings", data(mw.RequireScopes("book:venues")(
 		mw.RequireKind(claims.KindUser, claims.KindDelegated)(http.HandlerFunc(book)))))
-	mux.Handle("GET /v1/orgs/{org}/datasets", mw.Handler(mw.RequireOrganization(pathOrg)(http.HandlerFunc(orgDatasets))))
+	mux.Handle("GET /v1/orgs/{org}/datasets", data(mw.RequireOrganization(pathOrg)(http.HandlerFunc(orgDatasets))))
+	// An administrator (or an operator's machine client) with manage:venues
+	// cuts off a user, a partner acting for a user, or an organization.
+	mux.Handle("POST /v1/admin/revocations", mw.Handler(mw.RequireScopes("manage:venues")(
+		mw.RequireKind(claims.KindUser, claims.KindMachine)(gate.Revoker().Handler()))))
 
 	if gate.Refresh != nil {
 		mux.Handle("POST /auth/login", gate.Refresh.LoginHandler())

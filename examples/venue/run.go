@@ -33,6 +33,7 @@ type settings struct {
 	tokenService, tokenServiceClientID, tokenServiceClientSecret string
 	dpop                                                         middleware.DPoPMode
 	publicURL                                                    string
+	managementClientID, managementClientSecret                   string
 }
 
 // issuer and audience are the ones logins use.
@@ -55,6 +56,8 @@ func readSettings(getenv func(string) string) (settings, error) {
 		tokenServiceClientID:     getenv("TOKEN_SERVICE_CLIENT_ID"),
 		tokenServiceClientSecret: getenv("TOKEN_SERVICE_CLIENT_SECRET"),
 		publicURL:                getenv("PUBLIC_URL"),
+		managementClientID:       getenv("MANAGEMENT_CLIENT_ID"),
+		managementClientSecret:   getenv("MANAGEMENT_CLIENT_SECRET"),
 	}
 	var err error
 	if s.dpop, err = middleware.ParseDPoPMode(getenv("DPOP")); err != nil {
@@ -89,12 +92,19 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 	}
 	var idp *idptest.Server
 	if len(s.issuers) == 0 {
-		if idp, err = idptest.New(idptest.Demo()); err != nil {
+		tenant := idptest.Demo()
+		tenant.Clients = append(tenant.Clients, managementClient)
+		if idp, err = idptest.New(tenant); err != nil {
 			return fmt.Errorf("starting the embedded identity provider: %w", err)
 		}
 		defer idp.Close()
 		s.issuers, s.audiences = []string{idp.Issuer()}, []string{idptest.DemoAPI}
 		s.clientID, s.clientSecret = or(s.clientID, "venue-app"), or(s.clientSecret, "venue-app-secret")
+		s.managementClientID, s.managementClientSecret = managementClient.ID, managementClient.Secret
+	}
+	grants, err := providerGrants(s)
+	if err != nil {
+		return err
 	}
 	issuers := make([]authn.IssuerConfig, len(s.issuers))
 	for i, iss := range s.issuers {
@@ -130,7 +140,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		TokenService:    tokenService,
 		DPoP:            s.dpop,
 		PublicURL:       public,
-	}, authn.WithEnricher("datasets-v1", datasets{}), authn.WithRegisterer(reg), authn.WithLogger(logger))
+	}, append(grants, authn.WithEnricher("datasets-v1", datasets{}), authn.WithRegisterer(reg), authn.WithLogger(logger))...)
 	if err != nil {
 		return err
 	}
@@ -141,9 +151,19 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		return fmt.Errorf("starting the connections to RoomSMart: %w", err)
 	}
 	defer lodging.Close()
+	partners, err := startPartners(setupCtx, lodging.dbPath, gate)
+	if err != nil {
+		l.Close()
+		return fmt.Errorf("starting the partner integrations: %w", err)
+	}
+	defer partners.Close()
 	mux := http.NewServeMux()
-	mux.Handle("/", routes(gate, reg))
+	mux.Handle("/", routes(gate, partners.svc, reg))
 	lodging.routes(mux)
+	partners.routes(mux, gate.Middleware)
+	if idp != nil {
+		mux.Handle("GET /demo/partner/callback", partnerCallback(idp, api))
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(out, "venue API listening on http://%s\n", l.Addr())
 	fmt.Fprintf(out, "accepting tokens of %s for %s\n", strings.Join(s.issuers, ", "), strings.Join(s.audiences, ", "))
@@ -156,6 +176,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 	if idp != nil {
 		printDemo(out, idp, api)
 		printConnections(out, lodging.roomsmart, api)
+		printPartners(out, idp, api)
 	}
 	if ready != nil {
 		ready <- l.Addr().String()

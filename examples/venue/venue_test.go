@@ -68,6 +68,22 @@ func TestCallers(t *testing.T) {
 	}
 	partner := body["access_token"].(string)
 
+	// The partner acts for bob, who has not turned it on: refused; then he
+	// turns it on for his organization with his own token.
+	if status, body := call(t, "GET", api+"/v1/venues", partner, nil); status != 403 || !strings.Contains(fmt.Sprint(body["error_description"]), "not enabled") {
+		t.Errorf("partner before bob enables it: %d %v, want 403 naming the integration", status, body)
+	}
+	status, body = call(t, "POST", api+"/auth/login", "", url.Values{"username": {"bob"}, "password": {"bob-password"}, "organization": {"org_globex"}})
+	if status != 200 {
+		t.Fatalf("bob's login: %d %v", status, body)
+	}
+	if status, body := call(t, "POST", api+"/v1/integrations/partner-app", body["access_token"].(string), nil); status != 201 || body["org_id"] != "org_globex" {
+		t.Fatalf("bob enables partner-app: %d %v", status, body)
+	}
+	if status, _ := call(t, "POST", api+"/v1/integrations/partner-app", partner, nil); status != 403 {
+		t.Errorf("the partner enabling itself: %d, want 403", status)
+	}
+
 	status, body = call(t, "POST", idp.TokenURL(), "", url.Values{"grant_type": {"client_credentials"}, "client_id": {"venue-worker"},
 		"client_secret": {"venue-worker-secret"}, "audience": {idptest.DemoAPI}})
 	if status != 200 {

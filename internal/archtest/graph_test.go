@@ -20,6 +20,7 @@ var allowed = map[string][]string{
 	"middleware":     {"claims"},
 	"refresh":        {"claims"},
 	"connections":    {"claims"},
+	"integrations":   {"claims"},
 	"idptest":        {},
 	"authn":          {"claims", "cache", "tokenvalidator", "middleware", "refresh"},
 }

@@ -22,8 +22,13 @@
 // [Cluster.Add], [Cluster.Delete], [Cluster.Lease]. Replicated keys
 // (revocation marks, refresh records, refresh locks: what must survive a
 // node) live on two: [Cluster.GetReplicated], [Cluster.SetReplicated],
-// [Cluster.DeleteReplicated], [Cluster.Lock]. A key is one kind or the
-// other, always: a single-copy read of a replicated key sees one copy.
+// [Cluster.SetReplicatedIf] (a compare-and-swap per copy, so that a copy
+// never goes back over a newer value), [Cluster.DeleteReplicated],
+// [Cluster.Lock]. A key is one kind or the other, always: a single-copy
+// read of a replicated key sees one copy. [Cluster.GetMulti] reads several
+// keys' copies in one round trip per node (one gets of all the keys a node
+// holds, the nodes at once): a cache entry and the marks that may revoke
+// it cost one round trip, not one per key.
 //
 //	c, err := memcached.NewCluster([]memcached.Node{{Addr: "mc1:11211"}, {Addr: "mc2:11211"}, {Addr: "mc3:11211"}},
 //		memcached.ClusterConfig{OnNodeDown: logDown, OnNodeUp: logUp})
@@ -111,9 +116,9 @@
 // A write that misses a node because it is out, or that fails and takes
 // it out, is queued for that node (hinted handoff), at most MaxHints per
 // node. When the node answers its probe, the queue is replayed to it in
-// order — sets and adds with what remains of their TTL, deletes, lock
-// releases — before it is put back, that is before any request reads from
-// it. A node that resumes with its old contents (a hang) thus gets the
+// order — sets, conditional sets and adds with what remains of their
+// TTL, deletes, lock releases — before it is put back, that is before any
+// request reads from it. A node that resumes with its old contents (a hang) thus gets the
 // revocation marks written meanwhile before it serves. Past MaxHints the
 // oldest writes are dropped and the node is emptied with flush_all before
 // it rejoins: to every user of it that is a restart, which replication
@@ -173,8 +178,8 @@
 //
 // # Commands, and mcrouter
 //
-// A Cluster sends, in memcached's text protocol: gets (gomemcache's Get
-// sends gets, not get), set, add, cas, delete, version (the probe) and
+// A Cluster sends, in memcached's text protocol: gets of one key or several
+// (gomemcache's Get sends gets, not get), set, add, cas, delete, version (the probe) and
 // flush_all (only to a node whose replay queue overflowed, before it
 // rejoins). Never touch, incr, decr, append or the meta commands.
 //

@@ -17,6 +17,9 @@ type hint struct {
 	value []byte // set, add: the value; unlock: the owner
 	flags uint32
 	until time.Time // when the item expires; zero for never
+	// replace is a conditional set's test of the copy it would replace
+	// (see Cluster.SetReplicatedIf).
+	replace func(current *memcache.Item) bool
 }
 
 type hintOp uint8
@@ -24,6 +27,7 @@ type hintOp uint8
 const (
 	hintSet hintOp = iota
 	hintAdd
+	hintSetIf
 	hintDelete
 	hintUnlock
 )
@@ -241,9 +245,12 @@ func (c *Cluster) replay(ctx context.Context, n *node, hints []hint, flush bool)
 				continue // expired meanwhile
 			}
 			it := &memcache.Item{Key: h.key, Value: h.value, Flags: h.flags, Expiration: exp}
-			if h.op == hintSet {
+			switch h.op {
+			case hintSet:
 				err = c.do(ctx, n, "set", true, func(mc *memcache.Client) error { return mc.Set(it) })
-			} else {
+			case hintSetIf:
+				err = c.setIf(ctx, n, it, h.replace)
+			default:
 				err = c.do(ctx, n, "add", true, func(mc *memcache.Client) error { return mc.Add(it) })
 			}
 		}

@@ -8,7 +8,8 @@
 // what the command prints: the JSON member a piped sed extracts
 // (sed -E 's/.*"access_token":"([^"]+)".*/\1/'), or -w '%{redirect_url}'.
 // curl's -s, -i, -X, -H, -d, -u, -o, -w, -c and -b (cookie jars) are
-// understood; redirects are not followed.
+// understood; redirects are not followed. A "sleep N" line (at most 5
+// seconds) waits.
 //
 // [Start] runs such a program in the test's process, the way its main
 // would, until the test ends or [Program.Stop].
@@ -112,6 +113,12 @@ func Replay(tb testing.TB, out string) int {
 		switch {
 		case strings.HasPrefix(line, "# "):
 			expected = statusesIn(line)
+		case strings.HasPrefix(line, "sleep "):
+			d, err := time.ParseDuration(strings.TrimPrefix(line, "sleep ") + "s")
+			if err != nil || d > 5*time.Second {
+				tb.Fatalf("%s: not a short sleep", line)
+			}
+			time.Sleep(d) // a printed flow that waits, as a user pasting the lines would
 		case assigns || strings.HasPrefix(line, "curl "):
 			lines++
 			want := 0

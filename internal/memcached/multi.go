@@ -1,0 +1,150 @@
+package memcached
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+)
+
+// GetMulti reads keys as GetReplicated reads one — each from both of its
+// nodes, skipping a node that is out — in one round trip per node: the
+// keys are grouped by node, each node that is up gets one "gets k1 k2 …",
+// and the nodes are asked at once. It returns one Copies per key, in the
+// order of keys, and fails only when no node answered for any key; a key
+// none of whose nodes answered has both Errs set.
+//
+// Reading both copies costs no round trip more than reading one: the
+// nodes are asked at once, and a node holding either copy of any key is
+// asked anyway. So a copy lost with a restart (which no replay restores)
+// is still found on the other node.
+func (c *Cluster) GetMulti(ctx context.Context, keys []string) ([]Copies, error) {
+	cps := make([]Copies, len(keys))
+	type slot struct{ key, copy int }
+	type batch struct {
+		n     *node
+		keys  []string
+		slots []slot
+	}
+	var batches []*batch
+	for k, key := range keys {
+		for i, n := range c.copies(key, &cps[k]) {
+			switch {
+			case n == nil:
+				continue
+			case n.b.isOpen():
+				cps[k].Errs[i] = outErr("get", n)
+				continue
+			}
+			var b *batch
+			for _, have := range batches {
+				if have.n == n {
+					b = have
+					break
+				}
+			}
+			if b == nil {
+				b = &batch{n: n}
+				batches = append(batches, b)
+			}
+			b.keys = append(b.keys, key)
+			b.slots = append(b.slots, slot{k, i})
+		}
+	}
+	fetch := func(b *batch) {
+		var items map[string]*memcache.Item
+		err := c.do(ctx, b.n, "get", false, func(mc *memcache.Client) (err error) {
+			items, err = mc.GetMulti(b.keys)
+			return err
+		})
+		for j, s := range b.slots {
+			if err != nil {
+				cps[s.key].Errs[s.copy] = err
+				continue
+			}
+			cps[s.key].Items[s.copy] = items[b.keys[j]]
+		}
+	}
+	var wg sync.WaitGroup
+	for i, b := range batches {
+		if i == len(batches)-1 {
+			fetch(b) // the last in this goroutine: one node costs no goroutine
+			break
+		}
+		wg.Go(func() { fetch(b) })
+	}
+	wg.Wait()
+	for _, cp := range cps {
+		if cp.Answered() > 0 {
+			return cps, nil
+		}
+	}
+	if len(keys) == 0 {
+		return cps, nil
+	}
+	return cps, fmt.Errorf("memcached: get: no node answered for %d keys", len(keys))
+}
+
+// maxCASTries bounds the read-then-write rounds of SetReplicatedIf on one
+// node: each lost round means another writer changed the key meanwhile.
+const maxCASTries = 8
+
+// errContended is SetReplicatedIf's failure on a node where every round
+// lost to another writer.
+var errContended = errors.New("memcached: the key kept changing under a conditional write")
+
+// SetReplicatedIf stores item on both of its key's nodes, each copy only
+// where replace approves of what the node holds: on each node it reads the
+// key with gets and, if it is absent, adds item, or if replace(current)
+// is true, compare-and-swaps item over it; a write that loses to another
+// writer (the add finds a key, the compare-and-swap a change) reads
+// again. So a copy never goes back over a newer value another writer put
+// there, such as a revocation mark with a later time. replace must be
+// quick and safe for concurrent use. As with SetReplicated, it succeeds
+// when one node answered, and a node that was out gets the conditional
+// write when it rejoins.
+func (c *Cluster) SetReplicatedIf(ctx context.Context, item *memcache.Item, replace func(current *memcache.Item) bool) (Copies, error) {
+	until, ok := deadline(item.Expiration, time.Now())
+	var cp Copies
+	nodes := c.replicate(ctx, "set", item.Key, &cp, func(i int, n *node) {
+		cp.Errs[i] = c.setIf(ctx, n, item, replace)
+	})
+	if ok {
+		c.hintMissed(nodes, &cp, hint{op: hintSetIf, key: item.Key, value: item.Value, flags: item.Flags, until: until, replace: replace})
+	}
+	return cp, cp.err("set")
+}
+
+// setIf is SetReplicatedIf on one node.
+func (c *Cluster) setIf(ctx context.Context, n *node, item *memcache.Item, replace func(*memcache.Item) bool) error {
+	for range maxCASTries {
+		var cur *memcache.Item
+		err := c.do(ctx, n, "get", false, func(mc *memcache.Client) (err error) {
+			cur, err = mc.Get(item.Key)
+			return err
+		})
+		switch {
+		case errors.Is(err, memcache.ErrCacheMiss):
+			err = c.do(ctx, n, "add", true, func(mc *memcache.Client) error { return mc.Add(item) })
+			if errors.Is(err, memcache.ErrNotStored) {
+				continue // added by another writer meanwhile
+			}
+			return err
+		case err != nil:
+			return err
+		case !replace(cur):
+			return nil
+		}
+		// cur carries the CAS id of the gets: write item's content over it.
+		cur.Value, cur.Flags, cur.Expiration = item.Value, item.Flags, item.Expiration
+		err = c.do(ctx, n, "cas", true, func(mc *memcache.Client) error { return mc.CompareAndSwap(cur) })
+		if errors.Is(err, memcache.ErrCASConflict) || errors.Is(err, memcache.ErrCacheMiss) {
+			continue // changed or removed meanwhile
+		}
+		return err
+	}
+	return fmt.Errorf("memcached: set %s: %w", n.addr, errContended)
+}
