@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -118,8 +119,15 @@ type TokenServiceConfig struct {
 type IssuerConfig struct {
 	// Issuer is the exact iss of the issuer's tokens, e.g.
 	// "https://tenant.auth0.com/"; its endpoints are found by OpenID
-	// discovery. Required.
+	// discovery. Or a multi-tenant issuer template (Microsoft Entra ID's
+	// "https://login.microsoftonline.com/{tenantid}/v2.0", with
+	// claims.PresetEntra; see tokenvalidator.JWKSConfig.Issuer), which has
+	// no discovery document: it needs JWKSURL, and takes JWTs only — no
+	// client, no opaque tokens. Required.
 	Issuer string
+	// JWKSURL is where the issuer publishes its keys. Default: the
+	// discovery document's jwks_uri.
+	JWKSURL string
 	// Audiences are this API's identifiers at the issuer; a token must name
 	// one. Required.
 	Audiences []string
@@ -217,10 +225,15 @@ func (cfg SetupConfig) issuers() ([]IssuerConfig, error) {
 			return nil, fmt.Errorf("authn: SetupConfig: issuer %q listed twice", is.Issuer)
 		case (is.ClientID == "") != (is.ClientSecret == ""):
 			return nil, fmt.Errorf("authn: SetupConfig: issuer %q needs both ClientID and ClientSecret, or neither", is.Issuer)
+		case template(is.Issuer) && (is.JWKSURL == "" || is.ClientID != "" || is.Opaque):
+			return nil, fmt.Errorf("authn: SetupConfig: issuer template %q needs a JWKSURL, and takes neither a client nor opaque tokens", is.Issuer)
 		case is.Opaque && opaque >= 0:
 			return nil, errors.New("authn: SetupConfig: at most one issuer may take opaque tokens")
 		case is.Opaque:
 			opaque = i
+		}
+		if err := is.Mapping.Check(); err != nil {
+			return nil, fmt.Errorf("authn: SetupConfig: issuer %q: %w", is.Issuer, err)
 		}
 		seen[is.Issuer] = true
 		firstParty = append(firstParty, is.Mapping.FirstPartyClients...)
@@ -234,7 +247,7 @@ func (cfg SetupConfig) issuers() ([]IssuerConfig, error) {
 	if len(cfg.MemcacheServers) > 0 && len(cfg.Secret) < 32 {
 		return nil, errors.New("authn: SetupConfig.Secret of at least 32 bytes is required with MemcacheServers")
 	}
-	if opaque < 0 {
+	if opaque < 0 && !template(issuers[0].Issuer) {
 		opaque = 0
 	}
 	for i := range issuers {
@@ -389,10 +402,13 @@ func (g *Gate) validator(cfg SetupConfig, issuers []IssuerConfig, opaque tokenva
 // failing — unless cfg.StartWithoutProvider — when the issuer cannot be
 // used.
 func (g *Gate) issuer(ctx context.Context, cfg SetupConfig, is IssuerConfig, ep *discovered, vopts []tokenvalidator.Option, o options) (*tokenvalidator.JWKS, error) {
-	jwksURL := ""
-	md, err := ep.get(ctx)
-	if err == nil {
-		jwksURL = md.JWKSURI
+	jwksURL := is.JWKSURL
+	var err error
+	if !template(is.Issuer) {
+		var md *tokenvalidator.Metadata
+		if md, err = ep.get(ctx); err == nil && jwksURL == "" {
+			jwksURL = md.JWKSURI
+		}
 	}
 	if err != nil && !cfg.StartWithoutProvider {
 		return nil, fmt.Errorf("authn: issuer %q: %w", is.Issuer, err)
@@ -428,6 +444,9 @@ func (g *Gate) Discovery(ctx context.Context, issuer string) (*tokenvalidator.Me
 	}
 	return nil, fmt.Errorf("authn: %q is not an issuer of this Gate", issuer)
 }
+
+// template reports whether issuer is a multi-tenant issuer template.
+func template(issuer string) bool { return strings.Contains(issuer, claims.TenantPlaceholder) }
 
 // RefreshFor returns the refresh service of issuer, nil when it has no
 // client.

@@ -229,3 +229,47 @@ func TestLoginRightAfterRotation(t *testing.T) {
 		t.Fatalf("the new token: %v", err)
 	}
 }
+
+// TestSetupIssuerTemplate: a multi-tenant Entra app lists the issuer
+// template with the keys' URL and the Entra preset; tokens of any tenant
+// whose iss and tid agree are accepted. A template with a client is
+// refused, as is a preset Setup does not know.
+func TestSetupIssuerTemplate(t *testing.T) {
+	cfg := idptest.Demo()
+	cfg.Dialect = idptest.DialectEntra
+	idp := idptest.Start(t, cfg)
+	entra := claims.Mapping{Preset: claims.PresetEntra}
+	g := setup(t, authn.SetupConfig{Issuers: []authn.IssuerConfig{{
+		Issuer: idp.IssuerTemplate(), JWKSURL: idp.JWKSURL(), Audiences: []string{api}, Mapping: entra}}})
+	c, err := idp.MachineClaims("venue-worker", api)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := "0e3e2a4f-1b2c-4d5e-8f9a-0b1c2d3e4f5a"
+	for name, tc := range map[string]struct {
+		claims map[string]any
+		ok     bool
+	}{
+		"its own tenant":       {c, true},
+		"another tenant":       {with(with(c, "tid", other), "iss", strings.Replace(idp.IssuerTemplate(), claims.TenantPlaceholder, other, 1)), true},
+		"iss and tid disagree": {with(c, "tid", other), false},
+	} {
+		tok, err := idp.Mint(tc.claims)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := g.Authenticator.Authenticate(context.Background(), tok); (err == nil) != tc.ok {
+			t.Errorf("%s: %v, want accepted %v", name, err, tc.ok)
+		}
+	}
+	for name, is := range map[string]authn.IssuerConfig{
+		"a template with a client":   {Issuer: idp.IssuerTemplate(), JWKSURL: idp.JWKSURL(), Audiences: []string{api}, ClientID: "a", ClientSecret: "b"},
+		"a template without JWKSURL": {Issuer: idp.IssuerTemplate(), Audiences: []string{api}},
+		"an unknown preset":          {Issuer: idp.Issuer(), Audiences: []string{api}, Mapping: claims.Mapping{Preset: 200}},
+	} {
+		if g, err := authn.Setup(context.Background(), authn.SetupConfig{Issuers: []authn.IssuerConfig{is}, Secret: []byte(secret)}); err == nil {
+			g.Close()
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

@@ -87,7 +87,9 @@ func (is *Issuers) route(token string) (*JWKS, error) {
 	}
 	v, ok := is.byIssuer[iss]
 	if !ok {
-		return nil, invalid(claims.ReasonIssuer, nil)
+		if v = is.template(token, iss); v == nil {
+			return nil, invalid(claims.ReasonIssuer, nil)
+		}
 	}
 	// A kid its issuer does not publish but another configured issuer
 	// does is a token moved across issuers, not a key rotation: refused
@@ -100,6 +102,27 @@ func (is *Issuers) route(token string) (*JWKS, error) {
 		}
 	}
 	return v, nil
+}
+
+// template returns the validator whose issuer template iss fills with the
+// token's own (unverified) tid, if any: the chosen validator checks it again
+// once the signature holds.
+func (is *Issuers) template(token, iss string) *JWKS {
+	_, payload, _, err := splitCompact(token)
+	if err != nil {
+		return nil
+	}
+	b, err := decodeSegment(payload)
+	if err != nil {
+		return nil
+	}
+	tid, _ := stringMember(b, "tid")
+	for configured, v := range is.byIssuer {
+		if isTemplate(configured) && claims.MatchIssuerTemplate(configured, iss, tid) {
+			return v
+		}
+	}
+	return nil
 }
 
 // Close closes every validator.

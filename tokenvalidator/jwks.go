@@ -19,7 +19,13 @@ import (
 // defaults; Issuer and Audiences are required.
 type JWKSConfig struct {
 	// Issuer is the exact iss a token must carry, e.g.
-	// "https://tenant.auth0.com/" (Auth0's has a trailing slash).
+	// "https://tenant.auth0.com/" (Auth0's has a trailing slash) — or, for a
+	// multi-tenant Microsoft Entra ID app, the issuer template
+	// "https://login.microsoftonline.com/{tenantid}/v2.0": a token is then
+	// accepted when its iss is the template with its own tenant (tid, read
+	// by claims.PresetEntra into Principal.OrgID) in place of {tenantid}.
+	// A template needs JWKSURL, since there is no discovery document of its
+	// own (Entra's: https://login.microsoftonline.com/common/discovery/v2.0/keys).
 	Issuer string
 	// Audiences lists this API's identifiers; a token's aud must name one.
 	Audiences []string
@@ -108,8 +114,11 @@ func NewJWKS(ctx context.Context, cfg JWKSConfig, opts ...Option) (*JWKS, error)
 }
 
 func (cfg JWKSConfig) withDefaults() (JWKSConfig, map[jwa.SignatureAlgorithm]bool, error) {
-	if cfg.Issuer == "" {
+	switch {
+	case cfg.Issuer == "":
 		return cfg, nil, errors.New("tokenvalidator: JWKSConfig.Issuer is required")
+	case isTemplate(cfg.Issuer) && cfg.JWKSURL == "":
+		return cfg, nil, errors.New("tokenvalidator: JWKSConfig.Issuer is an issuer template: JWKSURL is required")
 	}
 	if len(cfg.Audiences) == 0 || slices.Contains(cfg.Audiences, "") {
 		return cfg, nil, errors.New("tokenvalidator: JWKSConfig.Audiences needs at least one non-empty audience")
@@ -290,7 +299,7 @@ func (v *JWKS) checkClaims(p *claims.Principal, checkExpiry bool) error {
 	now := v.o.now()
 	leeway := v.cfg.Leeway
 	switch {
-	case p.Issuer != v.cfg.Issuer:
+	case !issuerMatches(v.cfg.Issuer, p.Issuer, p.OrgID):
 		return invalid(claims.ReasonIssuer, nil)
 	case !slices.ContainsFunc(p.Audience, func(a string) bool { return slices.Contains(v.cfg.Audiences, a) }):
 		return invalid(claims.ReasonAudience, nil)
@@ -386,4 +395,16 @@ func (v *JWKS) typeAllowed(typ string) bool {
 		return !v.cfg.RequireType
 	}
 	return false
+}
+
+// isTemplate reports whether issuer is a multi-tenant issuer template.
+func isTemplate(issuer string) bool { return strings.Contains(issuer, claims.TenantPlaceholder) }
+
+// issuerMatches reports whether a token's iss, of tenant, is the configured
+// issuer: equal to it, or the template filled with the token's own tenant.
+func issuerMatches(configured, iss, tenant string) bool {
+	if isTemplate(configured) {
+		return claims.MatchIssuerTemplate(configured, iss, tenant)
+	}
+	return iss == configured
 }

@@ -227,7 +227,7 @@ func (ks *keySet) key(ctx context.Context, kid string, issued bool, payload []by
 	if k := ks.lookup(kid); k != nil {
 		return k, nil
 	}
-	if payloadIssuer(payload) != ks.issuer {
+	if tid, _ := stringMember(payload, "tid"); !issuerMatches(ks.issuer, payloadIssuer(payload), tid) {
 		// Not a token of this issuer (another tenant's, say): no rotation
 		// of ours explains its kid, and it is worth no fetch.
 		ks.m.unknown[unknownRefused].Inc()

@@ -27,9 +27,10 @@ type Policy struct {
 
 // Rule is one issuer a validator accepts tokens of.
 type Rule struct {
-	// Issuer is the exact iss accepted; "" accepts whatever issuer the
-	// provider's answer names (a userinfo or introspection validator
-	// configured without one).
+	// Issuer is the exact iss accepted, or a multi-tenant issuer template
+	// (see JWKSConfig.Issuer); "" accepts whatever issuer the provider's
+	// answer names (a userinfo or introspection validator configured
+	// without one).
 	Issuer string
 	// Audiences must contain one of a token's aud values; empty means the
 	// audience is not checked (userinfo proves none).
@@ -43,7 +44,7 @@ type Rule struct {
 // second line of defence a shared cache applies to what it reads back.
 func (p Policy) Admits(pr *claims.Principal) bool {
 	for _, r := range p.Rules {
-		if r.Issuer != "" && r.Issuer != pr.Issuer {
+		if r.Issuer != "" && !issuerMatches(r.Issuer, pr.Issuer, pr.OrgID) {
 			continue
 		}
 		if len(r.Audiences) == 0 || slices.ContainsFunc(pr.Audience, func(a string) bool { return slices.Contains(r.Audiences, a) }) {

@@ -224,3 +224,47 @@ func orString(s, def string) string {
 	}
 	return s
 }
+
+// TestEntraMultiTenant: a JWKS validator configured with Entra's issuer
+// template accepts a token of any tenant whose iss is the template filled
+// with the token's own tid, and refuses one whose iss and tid disagree, or
+// whose tid is no tenant id; Issuers routes template issuers too.
+func TestEntraMultiTenant(t *testing.T) {
+	cfg := idptest.Demo()
+	cfg.Dialect = idptest.DialectEntra
+	idp := idptest.Start(t, cfg)
+	v := newValidator(t, idp, func(c *tokenvalidator.JWKSConfig) {
+		c.Issuer, c.JWKSURL, c.Mapping = idp.IssuerTemplate(), idp.JWKSURL(), claims.Mapping{Preset: claims.PresetEntra}
+	})
+	other := "0e3e2a4f-1b2c-4d5e-8f9a-0b1c2d3e4f5a"
+	otherIss := strings.Replace(idp.IssuerTemplate(), claims.TenantPlaceholder, other, 1)
+	c, err := idp.MachineClaims("venue-worker", api)
+	if err != nil {
+		t.Fatal(err)
+	}
+	is, err := tokenvalidator.NewIssuers(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		claims map[string]any
+		ok     bool
+	}{
+		{"the provider's own tenant", c, true},
+		{"another tenant", with(c, "iss", otherIss, "tid", other), true},
+		{"iss of one tenant, tid of another", with(c, "tid", other), false},
+		{"a tid that is no tenant id", with(c, "iss", strings.Replace(idp.IssuerTemplate(), claims.TenantPlaceholder, "evil", 1), "tid", "evil"), false},
+	} {
+		tok := mint(t, idp, tc.claims)
+		for name, val := range map[string]tokenvalidator.Validator{"JWKS": v, "Issuers": is} {
+			_, err := val.Validate(context.Background(), tok)
+			if (err == nil) != tc.ok {
+				t.Errorf("%s, %s: %v, want accepted %v", tc.name, name, err, tc.ok)
+			}
+		}
+	}
+	if _, err := tokenvalidator.NewJWKS(context.Background(), tokenvalidator.JWKSConfig{Issuer: idp.IssuerTemplate(), Audiences: []string{api}}); err == nil {
+		t.Error("an issuer template without JWKSURL was accepted")
+	}
+}

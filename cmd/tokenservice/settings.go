@@ -58,14 +58,18 @@ func readSettings(getenv func(string) string) (settings, error) {
 	return s, nil
 }
 
-// preset returns the claim mapping CLAIMS_PRESET names. Only Auth0's, the
-// default, is known to this version.
+// preset returns the claim mapping CLAIMS_PRESET names (see
+// claims.ParsePreset): auth0, the default, rfc9068, okta, keycloak, entra or
+// dex.
 func preset(name string) (claims.Mapping, error) {
-	switch strings.ToLower(name) {
-	case "", "auth0":
+	if name == "" {
 		return claims.Mapping{}, nil
 	}
-	return claims.Mapping{}, fmt.Errorf("CLAIMS_PRESET %q is not known to this version (known: auth0)", name)
+	p, err := claims.ParsePreset(name)
+	if err != nil {
+		return claims.Mapping{}, fmt.Errorf("CLAIMS_PRESET: %w", err)
+	}
+	return claims.Mapping{Preset: p}, nil
 }
 
 // serviceClients are the id:secret pairs of SERVICE_CLIENTS: the services

@@ -13,6 +13,8 @@
 //	                  several, comma-separated (dev, int and prod tenants): logins use the first
 //	AUDIENCE          this API's identifier at that provider; several, comma-separated: tokens of any
 //	                  listed issuer for any listed audience are accepted
+//	CLAIMS_PRESET     where the provider puts the claims read: auth0 (default), rfc9068, okta,
+//	                  keycloak, entra or dex (see claims.Preset)
 //	LOGIN_SCOPES      the scopes asked at login, space-separated (default: openid profile
 //	                  offline_access read:venues book:venues read:datasets)
 //	CLIENT_ID         the service's own first-party client (logins; a token from any other client is a partner call)

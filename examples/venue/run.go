@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/authgate/authgate/authn"
+	"github.com/authgate/authgate/claims"
 	"github.com/authgate/authgate/idptest"
 	"github.com/authgate/authgate/middleware"
 )
@@ -26,6 +27,7 @@ type settings struct {
 	// audience are accepted; logins use the first of each.
 	issuers, audiences []string
 	loginScopes        []string
+	preset             claims.Preset
 	memcacheServers    []string
 	secret             []byte
 	connectionsDB      string
@@ -62,6 +64,11 @@ func readSettings(getenv func(string) string) (settings, error) {
 	var err error
 	if s.dpop, err = middleware.ParseDPoPMode(getenv("DPOP")); err != nil {
 		return s, err
+	}
+	if name := getenv("CLAIMS_PRESET"); name != "" {
+		if s.preset, err = claims.ParsePreset(name); err != nil {
+			return s, fmt.Errorf("CLAIMS_PRESET: %w", err)
+		}
 	}
 	s.memcacheServers = list(getenv("MEMCACHE_SERVERS"))
 	if len(s.loginScopes) == 0 {
@@ -108,7 +115,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 	}
 	issuers := make([]authn.IssuerConfig, len(s.issuers))
 	for i, iss := range s.issuers {
-		issuers[i] = authn.IssuerConfig{Issuer: iss, Audiences: s.audiences}
+		issuers[i] = authn.IssuerConfig{Issuer: iss, Audiences: s.audiences, Mapping: claims.Mapping{Preset: s.preset}}
 	}
 	// The service's own client is at the first issuer: logins go there.
 	issuers[0].ClientID, issuers[0].ClientSecret = s.clientID, s.clientSecret

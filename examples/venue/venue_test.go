@@ -237,3 +237,47 @@ func TestSeveralIssuersAndAudiences(t *testing.T) {
 		t.Errorf("the login's token: %d %v; want the first issuer's, with LOGIN_SCOPES' scopes only", status, who)
 	}
 }
+
+// TestDex: the venue, unchanged, against a provider shaped like Dex — an
+// issuer without a trailing slash, access tokens with the client id as
+// their aud and neither azp nor scope, unknown scopes refused at the token
+// endpoint — with LOGIN_SCOPES and CLAIMS_PRESET=dex: its users log in,
+// are users (not partners), refresh and log out.
+func TestDex(t *testing.T) {
+	cfg := idptest.Demo()
+	cfg.Dialect = idptest.DialectDex
+	idp := idptest.Start(t, cfg)
+	if strings.HasSuffix(idp.Issuer(), "/") {
+		t.Fatalf("a Dex-like issuer %q ends with a slash", idp.Issuer())
+	}
+	env := map[string]string{"ISSUER_URL": idp.Issuer(), "AUDIENCE": "venue-app",
+		"CLIENT_ID": "venue-app", "CLIENT_SECRET": "venue-app-secret", "CLAIMS_PRESET": "dex"}
+	// With the venue's default scopes, Dex refuses the login with
+	// invalid_request: an answer that says so (400), not an outage (503).
+	api := quickstart.Start(t, run, env).URL
+	if status, body := call(t, "POST", api+"/auth/login", "", url.Values{"username": {"alice"}, "password": {"alice-password"}}); status != 400 || body["error"] != "invalid_request" {
+		t.Errorf("login asking scopes Dex does not know: %d %v, want 400 invalid_request", status, body)
+	}
+	env["LOGIN_SCOPES"] = "openid profile email offline_access"
+	env["ADDR"] = ""
+	api = quickstart.Start(t, run, env).URL
+	status, body := call(t, "POST", api+"/auth/login", "", url.Values{"username": {"alice"}, "password": {"alice-password"}})
+	if status != 200 {
+		t.Fatalf("login: %d %v", status, body)
+	}
+	tok := body["access_token"].(string)
+	if status, who := call(t, "GET", api+"/v1/whoami", tok, nil); status != 200 || who["kind"] != "user" || who["authorized_party"] != "venue-app" {
+		t.Errorf("whoami: %d %v, want a user of venue-app", status, who)
+	}
+	status, body = call(t, "POST", api+"/auth/refresh", tok, nil)
+	if status != 200 {
+		t.Fatalf("refresh: %d %v", status, body)
+	}
+	next := body["access_token"].(string)
+	if status, _ := call(t, "POST", api+"/auth/logout", next, nil); status != 204 {
+		t.Errorf("logout: %d", status)
+	}
+	if status, _ := call(t, "GET", api+"/v1/whoami", next, nil); status != 401 {
+		t.Errorf("whoami after logout: %d, want 401", status)
+	}
+}
