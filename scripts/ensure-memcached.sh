@@ -14,18 +14,7 @@ fi
 
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "ensure-memcached: memcached not found; installing it with apt-get" >&2
-  # policy-rc.d stops the package from starting a system memcached on 11211:
-  # the tests start their own on free ports.
-  policy=/usr/sbin/policy-rc.d
-  created_policy=0
-  if [ ! -e "$policy" ]; then
-    printf '#!/bin/sh\nexit 101\n' >"$policy"
-    chmod +x "$policy"
-    created_policy=1
-  fi
-  trap '[ "$created_policy" -eq 1 ] && rm -f "$policy"' EXIT
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends memcached >/dev/null
+  "$(dirname "$0")/apt-install.sh" memcached || true
   command -v memcached >/dev/null 2>&1 && exit 0
 fi
 

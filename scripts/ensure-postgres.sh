@@ -22,18 +22,7 @@ found && exit 0
 
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "ensure-postgres: PostgreSQL not found; installing it with apt-get" >&2
-  # policy-rc.d stops the package from starting a system cluster on 5432:
-  # the tests start their own on free ports.
-  policy=/usr/sbin/policy-rc.d
-  created_policy=0
-  if [ ! -e "$policy" ]; then
-    printf '#!/bin/sh\nexit 101\n' >"$policy"
-    chmod +x "$policy"
-    created_policy=1
-  fi
-  trap '[ "$created_policy" -eq 1 ] && rm -f "$policy"' EXIT
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+  "$(dirname "$0")/apt-install.sh" postgresql || true
   found && exit 0
 fi
 
