@@ -17,6 +17,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"github.com/authgate/authgate/internal/testserver"
 	"net"
 	"net/url"
 	"os"
@@ -66,15 +67,12 @@ func Start(tb testing.TB) *Server {
 	bin, err := binary()
 	if err != nil {
 		msg := fmt.Sprintf("memcachedtest: %v; install memcached (Debian/Ubuntu: apt-get install memcached; macOS: brew install memcached) or run `make test`, which installs it", err)
-		if os.Getenv(RequireEnv) == "1" {
-			tb.Fatal(msg)
-		}
-		tb.Skip(msg)
+		testserver.Missing(tb, RequireEnv, msg)
 	}
 	s := &Server{tb: tb, bin: bin}
 	var lastErr error
 	for range startTries {
-		port, err := freePort()
+		port, err := testserver.FreePort()
 		if err != nil {
 			tb.Fatalf("memcachedtest: finding a free port: %v", err)
 		}
@@ -275,7 +273,7 @@ func Launch() (*Process, error) {
 	}
 	var lastErr error
 	for range startTries {
-		port, err := freePort()
+		port, err := testserver.FreePort()
 		if err != nil {
 			return nil, err
 		}
@@ -415,15 +413,6 @@ func binary() (string, error) {
 		return "", errors.New("no memcached binary on PATH")
 	}
 	return p, nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // Cluster is several memcached servers owned by a test, each on its own

@@ -18,6 +18,7 @@ package nginxtest
 import (
 	"errors"
 	"fmt"
+	"github.com/authgate/authgate/internal/testserver"
 	"net"
 	"os"
 	"os/exec"
@@ -66,10 +67,7 @@ func Start(tb testing.TB, conf HTTPBlock) *Process {
 	bin, err := binary()
 	if err != nil {
 		msg := fmt.Sprintf("nginxtest: %v; install nginx (Debian/Ubuntu: apt-get install nginx) or run `make test`, which installs it", err)
-		if os.Getenv(RequireEnv) == "1" {
-			tb.Fatal(msg)
-		}
-		tb.Skip(msg)
+		testserver.Missing(tb, RequireEnv, msg)
 	}
 	p, err := launch(bin, tb.TempDir(), conf)
 	if err != nil {
@@ -126,7 +124,7 @@ func (p *Process) Stop() error {
 func launch(bin, dir string, conf HTTPBlock) (*Process, error) {
 	var lastErr error
 	for range startTries {
-		port, err := freePort()
+		port, err := testserver.FreePort()
 		if err != nil {
 			return nil, err
 		}
@@ -218,15 +216,6 @@ func binary() (string, error) {
 		return "/usr/sbin/nginx", nil
 	}
 	return "", errors.New("no nginx binary on PATH or in /usr/sbin")
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // AuthRequest returns the http block README.md documents for nginx in front

@@ -25,6 +25,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/authgate/authgate/internal/testserver"
 	"net"
 	"os"
 	"os/exec"
@@ -64,10 +65,7 @@ func Start(tb testing.TB) *Server {
 	tb.Helper()
 	if err := Installed(); err != nil {
 		msg := fmt.Sprintf("pgtest: %v; install PostgreSQL (Debian/Ubuntu: apt-get install postgresql; macOS: brew install postgresql) or run `make test`, which installs it", err)
-		if os.Getenv(RequireEnv) == "1" {
-			tb.Fatal(msg)
-		}
-		tb.Skip(msg)
+		testserver.Missing(tb, RequireEnv, msg)
 	}
 	p, err := Launch()
 	if err != nil {
@@ -161,7 +159,7 @@ func Launch() (*Process, error) {
 	}
 	var lastErr error
 	for range startTries {
-		port, err := freePort()
+		port, err := testserver.FreePort()
 		if err != nil {
 			os.RemoveAll(dir)
 			return nil, err
@@ -303,15 +301,6 @@ func credential() (*syscall.Credential, error) {
 		return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
 	}
 	return nil, errors.New("running as root and neither a postgres nor a nobody user exists to run postgres as")
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func lastLines(s string, n int) string {
