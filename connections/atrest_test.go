@@ -1,13 +1,11 @@
 package connections_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -20,6 +18,7 @@ import (
 	"github.com/bradfitz/gomemcache/memcache"
 
 	"github.com/authgate/authgate/connections"
+	"github.com/authgate/authgate/internal/memcachedtest"
 )
 
 // raw reads and writes a store's records behind the Service's back, as
@@ -253,26 +252,9 @@ func TestNothingInTheClear(t *testing.T) {
 // dumpKeys lists every key memcached holds (lru_crawler metadump).
 func dumpKeys(t testing.TB, addr string) []string {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", addr, time.Second)
+	keys, err := memcachedtest.Keys(addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
-	fmt.Fprint(conn, "lru_crawler metadump all\r\n")
-	var keys []string
-	sc := bufio.NewScanner(conn)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "END" {
-			break
-		}
-		if k, ok := strings.CutPrefix(line, "key="); ok {
-			k, _, _ = strings.Cut(k, " ")
-			if u, err := url.QueryUnescape(k); err == nil {
-				keys = append(keys, u)
-			}
-		}
 	}
 	return keys
 }

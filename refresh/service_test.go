@@ -1,14 +1,11 @@
 package refresh_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -351,26 +348,9 @@ func TestNoRefreshTokenInMemcached(t *testing.T) {
 // dumpKeys lists every key memcached holds (lru_crawler metadump).
 func dumpKeys(t *testing.T, addr string) []string {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", addr, time.Second)
+	keys, err := memcachedtest.Keys(addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
-	fmt.Fprint(conn, "lru_crawler metadump all\r\n")
-	var keys []string
-	sc := bufio.NewScanner(conn)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "END" {
-			break
-		}
-		if k, ok := strings.CutPrefix(line, "key="); ok {
-			k, _, _ = strings.Cut(k, " ")
-			if u, err := url.QueryUnescape(k); err == nil {
-				keys = append(keys, u)
-			}
-		}
 	}
 	return keys
 }
