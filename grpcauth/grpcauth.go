@@ -225,7 +225,7 @@ func (i *Interceptor) authenticate(ctx context.Context, pol *policy) (context.Co
 	case errors.Is(err, bearer.ErrTooLarge):
 		// A token the service will not accept, as the HTTP middleware and
 		// the validators answer it.
-		return ctx, nil, &Error{Code: codes.Unauthenticated, Reason: ReasonInvalidToken, Description: describe(claims.ReasonTooLarge), Err: err}
+		return ctx, nil, &Error{Code: codes.Unauthenticated, Reason: ReasonInvalidToken, Description: bearer.Describe(claims.ReasonTooLarge), Err: err}
 	case err != nil:
 		return ctx, nil, &Error{Code: codes.InvalidArgument, Reason: ReasonInvalidRequest, Description: err.Error(), Err: err}
 	default:
@@ -271,7 +271,7 @@ func (i *Interceptor) authError(ctx context.Context, err error) *Error {
 	reason, invalid := claims.ReasonOf(err)
 	switch {
 	case invalid:
-		return &Error{Code: codes.Unauthenticated, Reason: ReasonInvalidToken, Description: describe(reason), Err: err}
+		return &Error{Code: codes.Unauthenticated, Reason: ReasonInvalidToken, Description: bearer.Describe(reason), Err: err}
 	case ctx.Err() != nil:
 		// The client went away, or its deadline passed; nobody reads this
 		// answer, but the code says why the call ended.
@@ -291,19 +291,6 @@ func (i *Interceptor) authError(ctx context.Context, err error) *Error {
 		}
 		return &Error{Code: codes.Unavailable, Reason: ReasonTemporarilyUnavailable,
 			Description: "the token could not be checked; retry later", RetryAfter: after, Err: err}
-	}
-}
-
-// describe gives a short description: enough for an honest client to act
-// on, nothing that helps an attacker probe the validator.
-func describe(r claims.Reason) string {
-	switch r {
-	case claims.ReasonExpired:
-		return "the access token expired"
-	case claims.ReasonNotYetValid:
-		return "the access token is not valid yet"
-	default:
-		return "the access token is invalid"
 	}
 }
 

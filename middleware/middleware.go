@@ -229,7 +229,7 @@ func isFormPost(r *http.Request) bool {
 // requests (400 invalid_request, RFC 6750 §3.1).
 func requestError(err error) *Error {
 	if errors.Is(err, bearer.ErrTooLarge) {
-		return &Error{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Description: describe(claims.ReasonTooLarge), Err: err}
+		return &Error{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Description: bearer.Describe(claims.ReasonTooLarge), Err: err}
 	}
 	return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Description: err.Error(), Err: err}
 }
@@ -245,7 +245,7 @@ func ErrorFor(err error) *Error {
 	reason, invalid := claims.ReasonOf(err)
 	switch {
 	case invalid:
-		return &Error{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Description: describe(reason), Err: err}
+		return &Error{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Description: bearer.Describe(reason), Err: err}
 	case errors.Is(err, context.Canceled):
 		// The client went away; nobody reads this answer.
 		return &Error{Status: statusClientClosedRequest, Err: err}
@@ -265,19 +265,6 @@ func unavailable(description string, err error) *Error {
 
 // statusClientClosedRequest is nginx's code for a request whose client left.
 const statusClientClosedRequest = 499
-
-// describe gives a short error_description: enough for an honest client to
-// act on, nothing that helps an attacker probe the validator.
-func describe(r claims.Reason) string {
-	switch r {
-	case claims.ReasonExpired:
-		return "the access token expired"
-	case claims.ReasonNotYetValid:
-		return "the access token is not valid yet"
-	default:
-		return "the access token is invalid"
-	}
-}
 
 // Refuse writes e as the middleware writes its own refusals: in its realm,
 // with its challenges (Bearer, DPoP or both, as configured), with its

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+
+	"github.com/authgate/authgate/claims"
 )
 
 // The ways a request can fail to present exactly one bearer token.
@@ -209,4 +211,18 @@ func sanitize(s string) string {
 
 func allowedInQuotes(c byte) bool {
 	return c >= 0x20 && c <= 0x7e && c != '"' && c != '\\'
+}
+
+// Describe is the error_description of an invalid token, the same over HTTP
+// and gRPC: enough for an honest client to act on (log in again, fix its
+// clock), nothing that helps an attacker probe the validator.
+func Describe(r claims.Reason) string {
+	switch r {
+	case claims.ReasonExpired:
+		return "the access token expired"
+	case claims.ReasonNotYetValid:
+		return "the access token is not valid yet"
+	default:
+		return "the access token is invalid"
+	}
 }
