@@ -2,11 +2,15 @@ package authn_test
 
 import (
 	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/authgate/authgate/authn"
+	"github.com/authgate/authgate/claims"
 	"github.com/authgate/authgate/idptest"
 )
 
@@ -74,5 +78,43 @@ func TestStalledLeaseHolder(t *testing.T) {
 		if i == 1 && lookups(in.reg, "memcache", "hit") != 1 {
 			t.Error("the second instance did not find the first's answer in memcached")
 		}
+	}
+}
+
+// TestOpaqueFloodWithinBudget: a thousand distinct random opaque tokens —
+// an unauthenticated flood — cost at most the outbound budget's provider
+// calls, each beyond it answered 503 with Retry-After, never 401 and never
+// an unbounded queue; a valid token validated before is served throughout.
+func TestOpaqueFloodWithinBudget(t *testing.T) {
+	e := newEnv(t)
+	e.idp.SetNow(time.Now()) // the validator's budget reads this clock: no refill during the flood
+	in := e.instance(e.introspection(), true, authn.Config{})
+	good := e.opaque()
+	mustAuth(t, in.a, good)
+	e.idp.ResetCalls()
+	retried := 0
+	for i := range 1000 {
+		_, err := in.a.Authenticate(context.Background(), fmt.Sprintf("random-opaque-token-%04d-%s", i, rand.Text()))
+		switch {
+		case errors.Is(err, claims.ErrInvalidToken):
+		case errors.Is(err, claims.ErrUnavailable):
+			if _, ok := claims.RetryAfterOf(err); !ok {
+				t.Fatalf("token %d: unavailable without a retry hint: %v", i, err)
+			}
+			retried++
+		default:
+			t.Fatalf("token %d: %v", i, err)
+		}
+		if i%100 == 0 {
+			mustAuth(t, in.a, good)
+		}
+	}
+	// The default budget: a burst of 10 (the good token spent one), and the
+	// clock stands still.
+	if c := e.idp.Calls(idptest.EndpointIntrospect); c > 10 {
+		t.Errorf("%d introspection calls for a flood of random tokens, want at most the budget's burst", c)
+	}
+	if retried < 900 {
+		t.Errorf("%d of 1000 refused by the budget, want most", retried)
 	}
 }
