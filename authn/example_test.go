@@ -349,6 +349,34 @@ func ExampleNewAuth0Grants() {
 	// true
 }
 
+// A fleet that must start while its provider is down: the Gate answers
+// 503 for the issuer's tokens until the provider answers, and Ready says
+// so to the readiness probe.
+func ExampleGate_Ready() {
+	idp, _ := idptest.New(idptest.Demo())
+	issuer := idp.Issuer()
+	idp.Close() // the provider is down
+
+	gate, err := authn.Setup(context.Background(), authn.SetupConfig{
+		Issuer: issuer, Audience: idptest.DemoAPI, StartWithoutProvider: true,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer gate.Close()
+	readyz := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := gate.Ready(r.Context()); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ok\n"))
+	})
+	rec := httptest.NewRecorder()
+	readyz.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	fmt.Println(rec.Code, strings.Contains(rec.Body.String(), issuer))
+	// Output: 503 true
+}
+
 // accessToken is alice's token as issuer would issue it, signed by signer.
 func accessToken(issuer, signer *idptest.Server, user string) string {
 	c, err := issuer.UserClaims(idptest.ClaimsRequest{Username: user, ClientID: "venue-app", Audience: idptest.DemoAPI})
