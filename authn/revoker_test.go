@@ -13,7 +13,6 @@ import (
 
 	"github.com/authgate/authgate/authn"
 	"github.com/authgate/authgate/cache"
-	"github.com/authgate/authgate/claims"
 	"github.com/authgate/authgate/idptest"
 	"github.com/authgate/authgate/internal/memcachedtest"
 	"github.com/authgate/authgate/refresh"
@@ -288,15 +287,3 @@ func FuzzParseRevocation(f *testing.F) {
 		}
 	})
 }
-
-// A Gate's admin endpoint, behind the scope that guards it.
-func ExampleRevoker_Handler() {
-	gate := new(authn.Gate) // in a service: gate, err := authn.Setup(ctx, cfg, authn.WithProviderGrants(grants))
-	mw := gate.Middleware
-	mux := http.NewServeMux()
-	if mw != nil {
-		mux.Handle("POST /v1/admin/revocations", mw.Handler(mw.RequireScopes("manage:venues")(gate.Revoker().Handler())))
-	}
-}
-
-var _ claims.Kind = claims.KindUser

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -264,16 +265,18 @@ func (g *Gate) build(ctx context.Context, cfg SetupConfig, issuers []IssuerConfi
 		vopts = append(vopts, tokenvalidator.WithHTTPClient(o.httpClient))
 	}
 	var opaque tokenvalidator.Validator
-	for _, is := range issuers {
+	keysFrom := make([]string, len(issuers)) // where each issuer's keys come from, for the log
+	for i, is := range issuers {
 		ep := newDiscovered(is.Issuer, o.httpClient)
 		g.endpoints = append(g.endpoints, ep)
-		v, err := g.issuer(ctx, cfg, is, ep, vopts, o)
+		v, jwksURL, err := g.issuer(ctx, cfg, is, ep, vopts, o)
 		if v != nil {
 			g.keySets = append(g.keySets, v)
 		}
 		if err != nil {
 			return err
 		}
+		keysFrom[i] = jwksURL
 		if is.Opaque {
 			opaque = newOpaque(is, ep, vopts)
 		}
@@ -355,7 +358,7 @@ func (g *Gate) build(ctx context.Context, cfg SetupConfig, issuers []IssuerConfi
 			g.Refresh = svc
 		}
 	}
-	g.logStart(issuers, cfg, o)
+	g.logStart(issuers, keysFrom, cfg, o)
 	return nil
 }
 
@@ -400,10 +403,10 @@ func (g *Gate) validator(cfg SetupConfig, issuers []IssuerConfig, opaque tokenva
 
 // issuer discovers one issuer's endpoints and builds its JWT validator,
 // failing — unless cfg.StartWithoutProvider — when the issuer cannot be
-// used.
-func (g *Gate) issuer(ctx context.Context, cfg SetupConfig, is IssuerConfig, ep *discovered, vopts []tokenvalidator.Option, o options) (*tokenvalidator.JWKS, error) {
-	jwksURL := is.JWKSURL
-	var err error
+// used. jwksURL is where its keys come from: "" when discovery has not
+// said yet.
+func (g *Gate) issuer(ctx context.Context, cfg SetupConfig, is IssuerConfig, ep *discovered, vopts []tokenvalidator.Option, o options) (v *tokenvalidator.JWKS, jwksURL string, err error) {
+	jwksURL = is.JWKSURL
 	if !template(is.Issuer) {
 		var md *tokenvalidator.Metadata
 		if md, err = ep.get(ctx); err == nil && jwksURL == "" {
@@ -411,14 +414,14 @@ func (g *Gate) issuer(ctx context.Context, cfg SetupConfig, is IssuerConfig, ep 
 		}
 	}
 	if err != nil && !cfg.StartWithoutProvider {
-		return nil, fmt.Errorf("authn: issuer %q: %w", is.Issuer, err)
+		return nil, jwksURL, fmt.Errorf("authn: issuer %q: %w", is.Issuer, err)
 	}
 	v, verr := tokenvalidator.NewJWKS(ctx, tokenvalidator.JWKSConfig{
 		Issuer: is.Issuer, Audiences: is.Audiences, JWKSURL: jwksURL, Mapping: is.Mapping,
 		Leeway: is.Leeway, RequireType: is.RequireType,
 	}, vopts...)
 	if verr != nil {
-		return nil, fmt.Errorf("authn: issuer %q: %w", is.Issuer, verr)
+		return nil, jwksURL, fmt.Errorf("authn: issuer %q: %w", is.Issuer, verr)
 	}
 	if err == nil {
 		err = v.Ready(ctx)
@@ -429,9 +432,9 @@ func (g *Gate) issuer(ctx context.Context, cfg SetupConfig, is IssuerConfig, ep 
 		o.logger.Warn("authn: starting without this issuer's keys; its tokens are answered 503 until it answers",
 			zap.String("issuer", is.Issuer), zap.Error(err))
 	default:
-		return v, fmt.Errorf("authn: issuer %q: %w", is.Issuer, err)
+		return v, jwksURL, fmt.Errorf("authn: issuer %q: %w", is.Issuer, err)
 	}
-	return v, nil
+	return v, jwksURL, nil
 }
 
 // Discovery returns issuer's OpenID discovery document — its authorization
@@ -468,14 +471,36 @@ func (g *Gate) countUnready() float64 {
 	return float64(n)
 }
 
-// logStart says at info what the Gate serves and where its keys come from.
-func (g *Gate) logStart(issuers []IssuerConfig, cfg SetupConfig, o options) {
-	for _, is := range issuers {
+// logStart says at info what the Gate serves and where its keys come from:
+// per issuer, its audiences, claim preset and JWKS URL (keysFrom, parallel
+// to issuers; "" while discovery has not answered); then the shared tier,
+// the DPoP mode and the token service validation is delegated to, if any.
+func (g *Gate) logStart(issuers []IssuerConfig, keysFrom []string, cfg SetupConfig, o options) {
+	for i, is := range issuers {
+		keys := keysFrom[i]
+		if keys == "" {
+			keys = "discovery, once the provider answers"
+		}
 		o.logger.Info("authn: accepting tokens",
 			zap.String("issuer", is.Issuer), zap.Strings("audiences", is.Audiences),
+			zap.Stringer("preset", is.Mapping.Preset), zap.String("jwks_url", keys),
 			zap.Bool("opaque_tokens", is.Opaque), zap.Bool("logins", g.refreshBy[is.Issuer] != nil))
 	}
-	o.logger.Info("authn: gate ready", zap.Strings("memcached", cfg.MemcacheServers), zap.String("namespace", cfg.Namespace))
+	fields := []zap.Field{zap.Strings("memcached", cfg.MemcacheServers), zap.String("namespace", cfg.Namespace),
+		zap.Stringer("dpop", cfg.DPoP)}
+	if cfg.TokenService != nil {
+		fields = append(fields, zap.String("token_service", redacted(cfg.TokenService.URL)))
+	}
+	o.logger.Info("authn: gate ready", fields...)
+}
+
+// redacted is rawURL with any password in it masked, for a log.
+func redacted(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }
 
 // Close stops the Gate's background work (key-set refreshes, discoveries

@@ -8,6 +8,9 @@ import (
 	"log"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
 	"github.com/authgate/authgate/cache"
 )
 
@@ -76,4 +79,42 @@ func ExampleNewMemcache() {
 	default:
 		log.Printf("memcached unavailable, validating: %v", err)
 	}
+}
+
+// One Cluster per process serves every user of memcached — the token
+// cache, the refresh sessions, DPoP replays, connections. Keys are placed
+// as libmemcached's ketama places them; each node has its own breaker.
+func ExampleNewCluster() {
+	cluster, err := cache.NewCluster(
+		[]string{"memcached-1:11211", "memcached-2:11211", "memcached-3:11211"}, // the same order on every instance
+		cache.ClusterConfig{
+			Weights:      map[string]int{"memcached-3:11211": 2}, // twice the memory
+			ReadTimeout:  30 * time.Millisecond,
+			WriteTimeout: 60 * time.Millisecond,
+			MaxIdleConns: 256, // above the peak concurrency of one instance
+		},
+		cache.WithRegisterer(prometheus.NewRegistry()), cache.WithLogger(zap.NewExample()))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer cluster.Close()
+	// cache.NewMemcache(cluster, …), refresh.NewMemcacheStore(cluster),
+	// connections.NewMemcache(cluster)
+}
+
+// Each DPoP proof — or anything else that must be accepted once — is
+// remembered until it could no longer be accepted anyway.
+func ExampleNewReplay() {
+	replay := cache.NewReplay(cache.ReplayConfig{})
+	ctx := context.Background()
+	id := sha256.Sum256([]byte("the proof's key thumbprint and jti"))
+	expires := time.Now().Add(90 * time.Second)
+
+	first, err := replay.Remember(ctx, id, expires)
+	fmt.Println(first, err)
+	again, err := replay.Remember(ctx, id, expires)
+	fmt.Println(again, err)
+	// Output:
+	// true <nil>
+	// false <nil>
 }

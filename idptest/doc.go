@@ -14,7 +14,19 @@
 //	})
 //
 // The service under test is configured with [Server.Issuer] (Auth0-style,
-// with a trailing slash) and verifies the token against [Server.JWKSURL].
+// with a trailing slash) and verifies the token against [Server.JWKSURL],
+// which it finds by discovery — with authgate, as it would be in
+// production, only the issuer changes:
+//
+//	gate, err := authn.Setup(ctx, authn.SetupConfig{Issuer: idp.Issuer(), Audience: idptest.DemoAPI})
+//
+// A test that needs a token but not the token endpoint's HTTP round trip
+// gets one in a line with [Server.AccessToken] — a user's, a partner's or a
+// machine's, signed as the endpoint would sign it:
+//
+//	token := idp.AccessToken(t, idptest.ClaimsRequest{Username: "alice", ClientID: "venue-app",
+//		Audience: idptest.DemoAPI, Organization: "org_acme", Scopes: []string{"read:venues"}})
+//	req.Header.Set("Authorization", "Bearer "+token)
 //
 // # Endpoints
 //
@@ -106,6 +118,8 @@
 //     restores it.
 //   - Keys: [Server.AddKey] publishes a key, [Server.UseKey] makes it sign,
 //     [Server.RetireKey] unpublishes one, [Server.RotateKey] adds and uses.
+//   - Tokens without HTTP: [Server.AccessToken] issues one as the token
+//     endpoint would (faults and SetTokenError do not apply).
 //   - Forged tokens: [Server.UserClaims] and [Server.MachineClaims] build
 //     exactly the claims the token endpoint would; [Server.Mint] signs any
 //     claims, with [WithKeyID], [WithHeader] (lie about alg, add crit or

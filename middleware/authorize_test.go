@@ -76,15 +76,15 @@ func TestRequireWithoutPrincipal(t *testing.T) {
 	}
 }
 
-// integrations is an IntegrationChecker from a fixed table: the integrations
+// tableIntegrations is an IntegrationChecker from a fixed table: the integrations
 // package tests the real one.
-type integrations struct {
+type tableIntegrations struct {
 	enabled map[[3]string]bool
 	err     error
 	asked   int
 }
 
-func (c *integrations) IntegrationEnabled(_ context.Context, subject, clientID, orgID string) (bool, error) {
+func (c *tableIntegrations) IntegrationEnabled(_ context.Context, subject, clientID, orgID string) (bool, error) {
 	c.asked++
 	return c.enabled[[3]string{subject, clientID, orgID}], c.err
 }
@@ -96,18 +96,18 @@ func TestRequireIntegration(t *testing.T) {
 	m := newMiddleware(t, middleware.Config{})
 	for _, tc := range []struct {
 		name, token string
-		checker     *integrations
+		checker     *tableIntegrations
 		want        int
 		asked       int
 		retryAfter  string
 	}{
-		{"enabled", "partner", &integrations{enabled: map[[3]string]bool{{"auth0|bob", "partner-app", "org_globex"}: true}}, 200, 1, ""},
-		{"not enabled", "partner", &integrations{}, 403, 1, ""},
-		{"enabled for another organization", "partner", &integrations{enabled: map[[3]string]bool{{"auth0|bob", "partner-app", "org_acme"}: true}}, 403, 1, ""},
-		{"enabled for another partner", "partner", &integrations{enabled: map[[3]string]bool{{"auth0|bob", "other-app", "org_globex"}: true}}, 403, 1, ""},
-		{"checker down", "partner", &integrations{err: &claims.RetryError{After: 7 * time.Second, Err: errors.New("db down")}}, 503, 1, "7"},
-		{"user", "alice", &integrations{}, 200, 0, ""},
-		{"machine", "worker", &integrations{}, 200, 0, ""},
+		{"enabled", "partner", &tableIntegrations{enabled: map[[3]string]bool{{"auth0|bob", "partner-app", "org_globex"}: true}}, 200, 1, ""},
+		{"not enabled", "partner", &tableIntegrations{}, 403, 1, ""},
+		{"enabled for another organization", "partner", &tableIntegrations{enabled: map[[3]string]bool{{"auth0|bob", "partner-app", "org_acme"}: true}}, 403, 1, ""},
+		{"enabled for another partner", "partner", &tableIntegrations{enabled: map[[3]string]bool{{"auth0|bob", "other-app", "org_globex"}: true}}, 403, 1, ""},
+		{"checker down", "partner", &tableIntegrations{err: &claims.RetryError{After: 7 * time.Second, Err: errors.New("db down")}}, 503, 1, "7"},
+		{"user", "alice", &tableIntegrations{}, 200, 0, ""},
+		{"machine", "worker", &tableIntegrations{}, 200, 0, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := httptest.NewRequest(http.MethodGet, "/v1/venues", nil)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"io"
 	"net/http"
 	"net/url"
 	"os/exec"
@@ -19,8 +20,9 @@ import (
 )
 
 // startTokenService builds cmd/tokenservice and runs it as its own process,
-// as it is deployed, until stop or the end of the test.
-func startTokenService(t *testing.T, env ...string) (base string, stop func()) {
+// as it is deployed, until stop or the end of the test; its log (stderr)
+// goes to logs, or nowhere when nil.
+func startTokenService(t *testing.T, logs io.Writer, env ...string) (base string, stop func()) {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "tokenservice")
 	if out, err := exec.Command("go", "build", "-o", bin, "github.com/authgate/authgate/cmd/tokenservice").CombinedOutput(); err != nil {
@@ -29,6 +31,7 @@ func startTokenService(t *testing.T, env ...string) (base string, stop func()) {
 	cmd := exec.Command(bin)
 	cmd.Env = append(env, "ADDR=127.0.0.1:0", "PATH=/usr/bin:/bin")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.Stderr = logs
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -87,7 +90,7 @@ func introspections(t *testing.T, tokenService string) int {
 func TestDelegating(t *testing.T) {
 	mc := memcachedtest.Start(t)
 	idp := idptest.Start(t, idptest.Demo())
-	ts, stopTokenService := startTokenService(t,
+	ts, stopTokenService := startTokenService(t, nil,
 		"ISSUER_URL="+idp.Issuer(), "AUDIENCE="+idptest.DemoAPI, "FIRST_PARTY_CLIENTS=venue-app",
 		"SERVICE_CLIENTS=venue-api:venue-api-secret", "MEMCACHE_SERVERS="+mc.Addr(),
 		"AUTHGATE_SECRET=the token service's secret, 32 bytes or more")

@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
 	"golang.org/x/oauth2"
 
 	"github.com/authgate/authgate/authn"
@@ -62,8 +64,9 @@ func (l *lodging) Close() {
 }
 
 // startLodging starts RoomSMart (provider and API) and the connection
-// service of the venue API at api; s.issuer() is the venue's provider.
-func startLodging(ctx context.Context, s settings, gate *authn.Gate, api string) (_ *lodging, err error) {
+// service of the venue API at api, logging to logger and counting on reg;
+// s.issuer() is the venue's provider.
+func startLodging(ctx context.Context, s settings, gate *authn.Gate, api string, logger *zap.Logger, reg prometheus.Registerer) (_ *lodging, err error) {
 	l := &lodging{gate: gate}
 	defer func() {
 		if err != nil {
@@ -74,7 +77,7 @@ func startLodging(ctx context.Context, s settings, gate *authn.Gate, api string)
 		return nil, err
 	}
 	l.closers = append(l.closers, func() { l.roomsmart.Close() })
-	if err := l.serveRoomSMartAPI(ctx); err != nil {
+	if err := l.serveRoomSMartAPI(ctx, logger.Named("roomsmart")); err != nil {
 		return nil, err
 	}
 
@@ -95,7 +98,7 @@ func startLodging(ctx context.Context, s settings, gate *authn.Gate, api string)
 	l.closers = append(l.closers, func() { store.Close() })
 	var c connections.Cache = connections.NewMemoryCache(nil)
 	if len(s.memcacheServers) > 0 {
-		cluster, err := cache.NewCluster(s.memcacheServers, cache.ClusterConfig{})
+		cluster, err := cache.NewCluster(s.memcacheServers, cache.ClusterConfig{}, cache.WithLogger(logger))
 		if err != nil {
 			return nil, err
 		}
@@ -111,7 +114,7 @@ func startLodging(ctx context.Context, s settings, gate *authn.Gate, api string)
 		Name: "roomsmart", AuthURL: l.roomsmart.AuthorizeURL(), TokenURL: l.roomsmart.TokenURL(), RevocationURL: l.roomsmart.RevocationURL(),
 		ClientID: "lodging-picks", ClientSecret: "lodging-picks-secret", RedirectURL: api + "/v1/connections/roomsmart/callback",
 		Scopes: []string{"offline_access", "book:rooms"}, Audience: lodgingAPI,
-	}}})
+	}}}, connections.WithLogger(logger), connections.WithRegisterer(reg))
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +128,7 @@ func startLodging(ctx context.Context, s settings, gate *authn.Gate, api string)
 		l.login, err = connections.NewFlow(c, connections.Party{
 			Name: "login", AuthURL: md.AuthorizationEndpoint, ClientID: s.clientID,
 			RedirectURL: api + "/auth/callback", Scopes: s.loginScopes, Audience: s.audience(),
-		}, flows)
+		}, flows, connections.WithLogger(logger))
 		if err != nil {
 			return nil, err
 		}
@@ -135,8 +138,8 @@ func startLodging(ctx context.Context, s settings, gate *authn.Gate, api string)
 
 // serveRoomSMartAPI runs RoomSMart's booking API on loopback, behind
 // authgate (book:rooms required).
-func (l *lodging) serveRoomSMartAPI(ctx context.Context) error {
-	gate, err := authn.Setup(ctx, authn.SetupConfig{Issuer: l.roomsmart.Issuer(), Audience: lodgingAPI})
+func (l *lodging) serveRoomSMartAPI(ctx context.Context, logger *zap.Logger) error {
+	gate, err := authn.Setup(ctx, authn.SetupConfig{Issuer: l.roomsmart.Issuer(), Audience: lodgingAPI}, authn.WithLogger(logger))
 	if err != nil {
 		return err
 	}

@@ -90,9 +90,29 @@ func readSettings(getenv func(string) string) (settings, error) {
 	return s, nil
 }
 
-// run starts the service and serves until ctx ends. ready, when not nil,
-// receives the listening address (tests use it).
+// run starts the service and serves until ctx ends, logging JSON lines to
+// stderr (zap's production logger). ready, when not nil, receives the
+// listening address (tests use it).
 func run(ctx context.Context, getenv func(string) string, out io.Writer, ready chan<- string) error {
+	logger, err := zap.NewProduction()
+	if err != nil {
+		return err
+	}
+	defer logger.Sync()
+	return serve(ctx, getenv, out, ready, hooks{logger: logger})
+}
+
+// hooks are what a test may change in the program beyond its settings.
+type hooks struct {
+	logger *zap.Logger // every component's logger
+	// started, when not nil, is handed each embedded identity provider
+	// the program starts (the venue's own and RoomSMart), before it
+	// serves.
+	started func(*idptest.Server)
+}
+
+// serve is run with its hooks.
+func serve(ctx context.Context, getenv func(string) string, out io.Writer, ready chan<- string, h hooks) error {
 	s, err := readSettings(getenv)
 	if err != nil {
 		return err
@@ -120,8 +140,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 	// The service's own client is at the first issuer: logins go there.
 	issuers[0].ClientID, issuers[0].ClientSecret = s.clientID, s.clientSecret
 
-	logger, _ := zap.NewProduction()
-	defer logger.Sync()
+	logger := h.logger
 	reg := prometheus.NewRegistry()
 	setupCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
@@ -153,7 +172,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 	}
 	defer gate.Close()
 	api := "http://" + l.Addr().String()
-	lodging, err := startLodging(setupCtx, s, gate, api)
+	lodging, err := startLodging(setupCtx, s, gate, api, logger, reg)
 	if err != nil {
 		return fmt.Errorf("starting the connections to RoomSMart: %w", err)
 	}
@@ -170,6 +189,13 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 	partners.routes(mux, gate.Middleware)
 	if idp != nil {
 		mux.Handle("GET /demo/partner/callback", partnerCallback(idp, api))
+	}
+	if h.started != nil {
+		for _, p := range []*idptest.Server{idp, lodging.roomsmart} {
+			if p != nil {
+				h.started(p)
+			}
+		}
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(out, "venue API listening on http://%s\n", l.Addr())
