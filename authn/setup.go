@@ -70,6 +70,22 @@ type SetupConfig struct {
 	// names and MACs and encrypts stored refresh tokens. Required with
 	// MemcacheServers or a client.
 	Secret []byte
+	// SecretID names Secret in what it MACs and seals, so that it can be
+	// rotated: default 1.
+	SecretID byte
+	// PreviousSecrets are secrets still accepted — their MACs verify and
+	// their sealed records open — while what is new is written with
+	// Secret. Rotate in three rolling deploys: add the new secret here
+	// (every instance can then read what it writes), make it Secret and
+	// the old one a previous secret (with NameSecret set to the old one),
+	// and once RecordTTL has passed drop the old one from here. See
+	// OPERATIONS.md.
+	PreviousSecrets []PreviousSecret
+	// NameSecret keys the names under which entries and records are kept
+	// (a keyed hash of the token). Default: Secret. A rotation of Secret
+	// keeps it, or every entry and session is orphaned: it protects no
+	// entry's content, only which token a name stands for.
+	NameSecret []byte
 
 	// LoginScopes are asked for at login: the API's scopes the app needs,
 	// and offline_access for a refresh token. Default "openid
@@ -104,6 +120,13 @@ type SetupConfig struct {
 	// counted in authgate_authn_issuers_unready; Gate.Ready reports it.
 	// Default false: Setup fails, naming the problem.
 	StartWithoutProvider bool
+}
+
+// PreviousSecret is a secret still accepted after a rotation (see
+// SetupConfig.PreviousSecrets).
+type PreviousSecret struct {
+	ID     byte   // the SecretID it had when it was current
+	Secret []byte // at least 32 bytes
 }
 
 // TokenServiceConfig is where a Gate that delegates validation asks.
@@ -248,6 +271,9 @@ func (cfg SetupConfig) issuers() ([]IssuerConfig, error) {
 	if len(cfg.MemcacheServers) > 0 && len(cfg.Secret) < 32 {
 		return nil, errors.New("authn: SetupConfig.Secret of at least 32 bytes is required with MemcacheServers")
 	}
+	if err := cfg.checkSecrets(); err != nil {
+		return nil, err
+	}
 	if opaque < 0 && !template(issuers[0].Issuer) {
 		opaque = 0
 	}
@@ -306,8 +332,8 @@ func (g *Gate) build(ctx context.Context, cfg SetupConfig, issuers []IssuerConfi
 		g.cluster = cluster
 		shared, err = cache.NewMemcache(cluster, cache.MemcacheConfig{
 			Namespace: cfg.Namespace,
-			HashKey:   derive(cfg.Secret, "cache names"),
-			MACKeys:   []cache.MACKey{{ID: 1, Secret: derive(cfg.Secret, "cache mac")}},
+			HashKey:   derive(cfg.nameSecret(), "cache names"),
+			MACKeys:   keys(cfg, "cache mac", func(id byte, k []byte) cache.MACKey { return cache.MACKey{ID: id, Secret: k} }),
 		}, cache.WithLogger(o.logger), cache.WithRegisterer(o.reg), cache.WithClock(o.now))
 		if err != nil {
 			return err
@@ -346,8 +372,8 @@ func (g *Gate) build(ctx context.Context, cfg SetupConfig, issuers []IssuerConfi
 			Audience:       is.Audiences[0],
 			Scopes:         cfg.LoginScopes,
 			Namespace:      cfg.Namespace,
-			HashKey:        derive(cfg.Secret, "refresh names"),
-			EncryptionKeys: []refresh.Key{{ID: 1, Secret: derive(cfg.Secret, "refresh records")}},
+			HashKey:        derive(cfg.nameSecret(), "refresh names"),
+			EncryptionKeys: keys(cfg, "refresh records", func(id byte, k []byte) refresh.Key { return refresh.Key{ID: id, Secret: k} }),
 			Realm:          cfg.Realm,
 		}, ropts...)
 		if err != nil {
@@ -517,6 +543,49 @@ func (g *Gate) Close() error {
 		errs = append(errs, g.cluster.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// nameSecret is what the names of entries and records are keyed with.
+func (cfg SetupConfig) nameSecret() []byte {
+	if cfg.NameSecret != nil {
+		return cfg.NameSecret
+	}
+	return cfg.Secret
+}
+
+// keys returns the keys for purpose: the current secret's first (it writes),
+// then the previous ones' (they are read), each under its secret's id.
+func keys[K any](cfg SetupConfig, purpose string, key func(id byte, secret []byte) K) []K {
+	ks := []K{key(cfg.secretID(), derive(cfg.Secret, purpose))}
+	for _, p := range cfg.PreviousSecrets {
+		ks = append(ks, key(p.ID, derive(p.Secret, purpose)))
+	}
+	return ks
+}
+
+func (cfg SetupConfig) secretID() byte {
+	if cfg.SecretID == 0 {
+		return 1
+	}
+	return cfg.SecretID
+}
+
+// checkSecrets makes sure the secrets can key what Setup builds.
+func (cfg SetupConfig) checkSecrets() error {
+	ids := map[byte]bool{cfg.secretID(): true}
+	for _, p := range cfg.PreviousSecrets {
+		switch {
+		case len(p.Secret) < 32:
+			return fmt.Errorf("authn: SetupConfig.PreviousSecrets: secret %d must be at least 32 bytes", p.ID)
+		case ids[p.ID]:
+			return fmt.Errorf("authn: SetupConfig: secret id %d given twice", p.ID)
+		}
+		ids[p.ID] = true
+	}
+	if cfg.NameSecret != nil && len(cfg.NameSecret) < 32 {
+		return errors.New("authn: SetupConfig.NameSecret must be at least 32 bytes")
+	}
+	return nil
 }
 
 // derive returns a 32-byte key for purpose from the one secret, so that no

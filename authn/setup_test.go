@@ -273,3 +273,49 @@ func TestSetupIssuerTemplate(t *testing.T) {
 		}
 	}
 }
+
+// TestSecretRotation: the three rolling deploys of a secret rotation keep
+// every session and every revocation: instances that know the new secret
+// as a previous one read what instances writing with it write, and
+// instances writing with it read what the old secret wrote.
+func TestSecretRotation(t *testing.T) {
+	idp := idptest.Start(t, idptest.Demo())
+	mc := memcachedtest.Start(t)
+	old, fresh := []byte("the old secret, thirty-two bytes long"), []byte("the new secret, thirty-two bytes long")
+	base := authn.SetupConfig{Issuer: idp.Issuer(), Audience: api, ClientID: "venue-app", ClientSecret: "venue-app-secret",
+		MemcacheServers: []string{mc.Addr()}}
+	before := base
+	before.Secret = old
+	first := base // deploy 1: the new secret is read, not yet written
+	first.Secret, first.PreviousSecrets = old, []authn.PreviousSecret{{ID: 2, Secret: fresh}}
+	second := base // deploy 2: the new secret writes, the old one is still read
+	second.Secret, second.SecretID, second.NameSecret = fresh, 2, old
+	second.PreviousSecrets = []authn.PreviousSecret{{ID: 1, Secret: old}}
+
+	a, b, c := setup(t, before), setup(t, first), setup(t, second)
+	creds := refresh.Credentials{Username: "alice", Password: "alice-password"}
+	toks, err := a.Refresh.Login(context.Background(), creds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The rotated instance refreshes a session the old secret sealed…
+	next, err := c.Refresh.Refresh(context.Background(), toks.AccessToken)
+	if err != nil {
+		t.Fatalf("a session sealed with the old secret, refreshed after the rotation: %v", err)
+	}
+	// …and the old token is refused by an instance of deploy 1, which
+	// reads the mark the new secret wrote.
+	if _, err := b.Authenticator.Authenticate(context.Background(), toks.AccessToken); !errors.Is(err, claims.ErrInvalidToken) {
+		t.Errorf("the replaced token at an instance of the first deploy: %v, want refused", err)
+	}
+	// The new session goes on at deploy 1 too.
+	if _, err := b.Refresh.Refresh(context.Background(), next.AccessToken); err != nil {
+		t.Errorf("the session sealed with the new secret, refreshed at the first deploy: %v", err)
+	}
+	bad := base
+	bad.Secret, bad.PreviousSecrets = old, []authn.PreviousSecret{{ID: 1, Secret: fresh}}
+	if g, err := authn.Setup(context.Background(), bad); err == nil {
+		g.Close()
+		t.Error("two secrets with one id accepted")
+	}
+}
