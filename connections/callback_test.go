@@ -9,6 +9,7 @@ import (
 
 	"github.com/authgate/authgate/connections"
 	"github.com/authgate/authgate/idptest"
+	"github.com/authgate/authgate/tokenvalidator"
 )
 
 // TestCallbackRefusals: a declined consent, a replayed, foreign, expired
@@ -164,4 +165,88 @@ func mustParse(t *testing.T, s string) *url.URL {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// TestCallbackIssuer: RFC 9207. A callback's iss must be the party's
+// issuer, and must be there when the party always sends it; a mismatch is
+// refused before the server's code or error is looked at, and the state is
+// spent. An authorization server that sends iss, and one that does not,
+// each against the party settings that fit and that do not.
+func TestCallbackIssuer(t *testing.T) {
+	e := newEnv(t)
+	withIss := lodging()
+	withIss.IssuerInAuthorizationResponse = true
+	sender := idptest.Start(t, withIss)
+	other := idptest.Start(t, lodging()) // another server, the same client registered
+	ctx := context.Background()
+
+	for _, tc := range []struct {
+		name    string
+		server  *idptest.Server // where the user is sent
+		issuer  string          // Party.Issuer
+		always  bool            // Party.IssuerInCallback
+		deny    bool            // the server answers access_denied
+		wantErr error
+	}{
+		{"sent and expected", sender, sender.Issuer(), true, false, nil},
+		{"sent, the party names its issuer only", sender, sender.Issuer(), false, false, nil},
+		{"sent, the party names none", sender, "", false, false, nil},
+		{"sent by another server (mix-up)", sender, other.Issuer(), false, false, connections.ErrIssuerMismatch},
+		{"another server's error (mix-up)", sender, other.Issuer(), false, true, connections.ErrIssuerMismatch},
+		{"not sent, not required", e.third, e.third.Issuer(), false, false, nil},
+		{"not sent, required", e.third, e.third.Issuer(), true, false, connections.ErrIssuerMismatch},
+		{"sent and expected, an error", sender, sender.Issuer(), true, true, connections.ErrAccessDenied},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			party := e.party()
+			party.AuthURL, party.Issuer, party.IssuerInCallback = tc.server.AuthorizeURL(), tc.issuer, tc.always
+			f, err := connections.NewFlow(e.cache(), party, connections.FlowConfig{Namespace: "test", HashKey: hashKey, EncryptionKeys: []connections.Key{key1}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			u, err := f.Start(ctx, "auth0|alice", connections.AuthRequest{LoginHint: "alice"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.server.DenyConsent(tc.deny)
+			defer tc.server.DenyConsent(false)
+			cb := e.consent(u)
+			if sent := cb.Issuer != ""; sent != (tc.server == sender) {
+				t.Fatalf("callback iss %q from %s", cb.Issuer, tc.server.Issuer())
+			}
+			a, err := f.Finish(ctx, "auth0|alice", cb)
+			switch {
+			case tc.wantErr == nil && (err != nil || a.Code != cb.Code):
+				t.Fatalf("Finish: %+v, %v", a, err)
+			case tc.wantErr != nil && !errors.Is(err, tc.wantErr):
+				t.Fatalf("Finish: %v, want %v", err, tc.wantErr)
+			}
+			if _, err := f.Finish(ctx, "auth0|alice", cb); !errors.Is(err, connections.ErrStateUnknown) {
+				t.Errorf("the state again: %v, want it spent", err)
+			}
+		})
+	}
+
+	party := e.party()
+	party.IssuerInCallback = true
+	if _, err := connections.NewFlow(e.cache(), party, connections.FlowConfig{Namespace: "test", HashKey: hashKey, EncryptionKeys: []connections.Key{key1}}); err == nil {
+		t.Error("IssuerInCallback without an Issuer: no error")
+	}
+}
+
+// TestDiscoveryIssuerInAuthorizationResponse: a provider that sends iss
+// says so in its discovery document, and Discover reads it.
+func TestDiscoveryIssuerInAuthorizationResponse(t *testing.T) {
+	withIss := lodging()
+	withIss.IssuerInAuthorizationResponse = true
+	for _, tc := range []struct {
+		cfg  idptest.Config
+		want bool
+	}{{lodging(), false}, {withIss, true}} {
+		idp := idptest.Start(t, tc.cfg)
+		md, err := tokenvalidator.Discover(context.Background(), nil, idp.Issuer())
+		if err != nil || md.IssuerInAuthorizationResponse != tc.want {
+			t.Errorf("IssuerInAuthorizationResponse = %v (%v), want %v", md != nil && md.IssuerInAuthorizationResponse, err, tc.want)
+		}
+	}
 }

@@ -28,6 +28,15 @@ type Party struct {
 	// "roomsmart": 1 to 63 characters of a-z, 0-9, '_' and '-', starting
 	// with a letter or digit. Renaming a party orphans its connections.
 	Name string
+	// Issuer, when set, is the party's issuer identifier (its discovery
+	// document's issuer). A callback that carries iss (RFC 9207) must name
+	// it exactly: a service that talks to several authorization servers
+	// then refuses one server's answer sent to another's callback.
+	Issuer string
+	// IssuerInCallback says the party puts iss in every authorization
+	// response (its metadata's authorization_response_iss_parameter_supported):
+	// a callback without it is refused. It needs Issuer.
+	IssuerInCallback bool
 	// AuthURL is the authorization endpoint, e.g.
 	// "https://tenant.auth0.com/authorize".
 	AuthURL string
@@ -68,6 +77,9 @@ func (p Party) check(needToken bool) error {
 		if pu, err := url.Parse(u); err != nil || !pu.IsAbs() || pu.Host == "" {
 			return fmt.Errorf("connections: party %s: %s must be an absolute URL", p.Name, field)
 		}
+	}
+	if p.IssuerInCallback && p.Issuer == "" {
+		return fmt.Errorf("connections: party %s: IssuerInCallback needs the Issuer", p.Name)
 	}
 	if p.ClientID == "" || (needToken && p.ClientSecret == "") {
 		return fmt.Errorf("connections: party %s needs ClientID and ClientSecret", p.Name)

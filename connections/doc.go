@@ -14,7 +14,9 @@
 // [ErrStateUnknown]; another user's: [ErrStateForeign]), exchanges the code
 // with golang.org/x/oauth2, and stores the grant. A declined consent is an
 // [*AuthorizationError] matching [ErrAccessDenied]; no refusal stores
-// anything.
+// anything. A service that sends users to several authorization servers
+// sets each [Party]'s Issuer: a callback whose iss (RFC 9207) names
+// another server is [ErrIssuerMismatch] (a mix-up attack).
 //
 //	u, err := svc.Connect(ctx, p.Subject, "roomsmart", connections.AuthRequest{})
 //	// … the user consents; the party redirects back with code and state …

@@ -27,10 +27,12 @@ type AuthRequest struct {
 }
 
 // Callback is what an authorization server's redirect back carries
-// (RFC 6749 §4.1.2): a code and the state, or an error and the state.
+// (RFC 6749 §4.1.2): a code and the state, or an error and the state; and,
+// from servers that send it, the issuer (RFC 9207's iss).
 type Callback struct {
 	Code, State             string
 	Error, ErrorDescription string
+	Issuer                  string
 }
 
 // Authorization is a callback that passed every check: what the code
@@ -54,6 +56,11 @@ var (
 	// ErrStateForeign is a state issued for another user (or browser) or
 	// party; it is spent all the same. It matches ErrInvalidState.
 	ErrStateForeign = fmt.Errorf("%w: issued for another user or party", ErrInvalidState)
+	// ErrIssuerMismatch is a callback whose iss (RFC 9207) is not the
+	// Party's Issuer, or that has none from a Party that always sends it:
+	// the answer of another authorization server (a mix-up attack). The
+	// state is spent. It matches ErrBadCallback.
+	ErrIssuerMismatch = fmt.Errorf("%w: iss is not the party's issuer (RFC 9207)", ErrBadCallback)
 	// ErrAccessDenied is matched by an AuthorizationError whose code is
 	// access_denied: the user declined.
 	ErrAccessDenied = errors.New("connections: access denied")
@@ -92,7 +99,8 @@ const (
 // ParseCallback reads a redirect's query parameters. It refuses repeated
 // parameters, values over 2 KB or with control characters, an error code
 // outside RFC 6749's character set, and an answer with neither or both of
-// code and error; state is required.
+// code and error; state is required. An iss parameter is read into
+// Callback.Issuer, for Finish to check.
 func ParseCallback(q url.Values) (Callback, error) {
 	if len(q) > maxCallbackFields {
 		return Callback{}, fmt.Errorf("%w: too many parameters", ErrBadCallback)
@@ -115,7 +123,7 @@ func ParseCallback(q url.Values) (Callback, error) {
 	for _, f := range []struct {
 		name string
 		dst  *string
-	}{{"code", &cb.Code}, {"state", &cb.State}, {"error", &cb.Error}, {"error_description", &cb.ErrorDescription}} {
+	}{{"code", &cb.Code}, {"state", &cb.State}, {"error", &cb.Error}, {"error_description", &cb.ErrorDescription}, {"iss", &cb.Issuer}} {
 		v, err := one(f.name)
 		if err != nil {
 			return Callback{}, err
@@ -218,8 +226,12 @@ func (f *Flow) Start(ctx context.Context, binding string, req AuthRequest) (stri
 
 // Finish checks a callback against the authorization binding started: the
 // state must be known, unexpired, unused, and issued to binding for this
-// Party. The state is spent whatever the outcome. An error the server sent
-// back comes as an *AuthorizationError. Nothing is stored.
+// Party. The state is spent whatever the outcome. When the Party names its
+// Issuer, a callback's iss must be that issuer (RFC 9207), and must be
+// there when the Party's IssuerInCallback says the server always sends
+// it: else ErrIssuerMismatch, checked before the server's error or code
+// is looked at. An error the server sent back comes as an
+// *AuthorizationError. Nothing is stored.
 func (f *Flow) Finish(ctx context.Context, binding string, cb Callback) (*Authorization, error) {
 	if cb.State == "" {
 		return nil, fmt.Errorf("%w: no state", ErrBadCallback)
@@ -249,12 +261,23 @@ func (f *Flow) Finish(ctx context.Context, binding string, cb Callback) (*Author
 	case subtle.ConstantTimeCompare([]byte(p.Binding), []byte(binding)) != 1 || p.Party != f.party.Name:
 		f.logger.Warn("connections: a state came back for another user or party", zap.String("party", f.party.Name))
 		return nil, ErrStateForeign
+	case !f.issuerMatches(cb.Issuer):
+		f.logger.Warn("connections: a callback came back from another authorization server", zap.String("party", f.party.Name))
+		return nil, ErrIssuerMismatch
 	case cb.Error != "":
 		return nil, &AuthorizationError{Party: f.party.Name, Code: cb.Error, Description: cb.ErrorDescription}
 	case cb.Code == "":
 		return nil, fmt.Errorf("%w: no code", ErrBadCallback)
 	}
 	return &Authorization{Code: cb.Code, CodeVerifier: p.Verifier, RedirectURI: f.party.RedirectURL, Organization: p.Organization}, nil
+}
+
+// issuerMatches applies RFC 9207 §2.4 to a callback's iss.
+func (f *Flow) issuerMatches(iss string) bool {
+	if iss == "" {
+		return !f.party.IssuerInCallback
+	}
+	return f.party.Issuer == "" || iss == f.party.Issuer
 }
 
 func oauthConfig(p Party) oauth2.Config {

@@ -3,6 +3,7 @@ package connections
 import (
 	"encoding/json"
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -18,6 +19,8 @@ func FuzzParseCallback(f *testing.F) {
 		"code=a&error=b&state=x",
 		"error=%22bad%22&state=x",
 		"code=%00&state=x",
+		"code=a&state=x&iss=https%3A%2F%2Froomsmart.example%2F",
+		"code=a&state=x&iss=a&iss=b",
 	} {
 		f.Add(s)
 	}
@@ -33,9 +36,9 @@ func FuzzParseCallback(f *testing.F) {
 		if cb.State == "" || (cb.Code == "") == (cb.Error == "") {
 			t.Fatalf("accepted %q as %+v", raw, cb)
 		}
-		for _, v := range []string{cb.Code, cb.State, cb.Error, cb.ErrorDescription} {
-			if len(v) > maxCallbackValue {
-				t.Fatalf("accepted a value of %d bytes", len(v))
+		for _, v := range []string{cb.Code, cb.State, cb.Error, cb.ErrorDescription, cb.Issuer} {
+			if len(v) > maxCallbackValue || strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+				t.Fatalf("accepted %q", v)
 			}
 		}
 	})

@@ -44,7 +44,8 @@ func (s *Server) DenyConsent(deny bool) {
 // code_challenge_method=S256. An unknown client or an unusable redirect_uri
 // is answered 400 with no redirect (where it would go cannot be trusted);
 // every other failure is a redirect with error, error_description and
-// state (RFC 6749 §4.1.2.1).
+// state (RFC 6749 §4.1.2.1). With Config.IssuerInAuthorizationResponse
+// every redirect also carries iss (RFC 9207).
 func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	redirect, err := url.Parse(q.Get("redirect_uri"))
@@ -65,6 +66,9 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	back := func(params url.Values) {
 		if st := q.Get("state"); st != "" {
 			params.Set("state", st)
+		}
+		if s.cfg.IssuerInAuthorizationResponse {
+			params.Set("iss", s.Issuer())
 		}
 		u := *redirect
 		query := u.Query()

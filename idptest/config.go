@@ -58,6 +58,12 @@ type Config struct {
 	// OrgNameInToken also puts org_name in access tokens beside org_id
 	// (an Auth0 tenant setting).
 	OrgNameInToken bool
+	// IssuerInAuthorizationResponse puts iss (RFC 9207) in every redirect
+	// of /authorize, codes and errors alike, and discovery then says
+	// authorization_response_iss_parameter_supported, as providers that
+	// defend their clients against mix-up attacks do (panva's
+	// oidc-provider, for one). Default off.
+	IssuerInAuthorizationResponse bool
 }
 
 // User is someone who can log in.

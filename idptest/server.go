@@ -208,7 +208,7 @@ func (s *Server) routes() http.Handler {
 
 // serveDiscovery is the OpenID Connect discovery document.
 func (s *Server) serveDiscovery(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{
+	doc := map[string]any{
 		"issuer":                                        s.Issuer(),
 		"authorization_endpoint":                        s.AuthorizeURL(),
 		"jwks_uri":                                      s.JWKSURL(),
@@ -227,7 +227,11 @@ func (s *Server) serveDiscovery(w http.ResponseWriter, _ *http.Request) {
 		"code_challenge_methods_supported":              []string{"S256"},
 		"scopes_supported":                              oidcScopes,
 		"claims_supported":                              []string{"sub", "iss", "aud", "exp", "iat", "name", "email", "nonce", "org_id"},
-	})
+	}
+	if s.cfg.IssuerInAuthorizationResponse {
+		doc["authorization_response_iss_parameter_supported"] = true
+	}
+	writeJSON(w, http.StatusOK, doc)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -26,6 +26,10 @@ type Metadata struct {
 	UserinfoEndpoint      string `json:"userinfo_endpoint"`
 	IntrospectionEndpoint string `json:"introspection_endpoint"`
 	RevocationEndpoint    string `json:"revocation_endpoint"`
+	// IssuerInAuthorizationResponse is the document's
+	// authorization_response_iss_parameter_supported: the provider puts
+	// iss in every authorization response (RFC 9207).
+	IssuerInAuthorizationResponse bool `json:"authorization_response_iss_parameter_supported"`
 }
 
 // ErrIssuerMismatch is wrapped by Discover's error when the discovery

@@ -42,6 +42,9 @@ func roomsmartTenant() idptest.Config {
 		},
 		Clients: []idptest.Client{{ID: "lodging-picks", Secret: "lodging-picks-secret", Kind: idptest.ClientPartner,
 			Grants: []string{"authorization_code", "refresh_token"}}},
+		// RoomSMart names itself in its redirects (RFC 9207), and the
+		// venue checks it: a code from another server is refused.
+		IssuerInAuthorizationResponse: true,
 	}
 }
 
@@ -111,7 +114,7 @@ func startLodging(ctx context.Context, s settings, gate *authn.Gate, api string,
 		EncryptionKeys: []connections.Key{{ID: 1, Secret: derive(s.secret, "connection records")}},
 	}
 	l.conns, err = connections.New(store, c, connections.Config{FlowConfig: flows, Parties: []connections.Party{{
-		Name: "roomsmart", AuthURL: l.roomsmart.AuthorizeURL(), TokenURL: l.roomsmart.TokenURL(), RevocationURL: l.roomsmart.RevocationURL(),
+		Name: "roomsmart", Issuer: l.roomsmart.Issuer(), IssuerInCallback: true, AuthURL: l.roomsmart.AuthorizeURL(), TokenURL: l.roomsmart.TokenURL(), RevocationURL: l.roomsmart.RevocationURL(),
 		ClientID: "lodging-picks", ClientSecret: "lodging-picks-secret", RedirectURL: api + "/v1/connections/roomsmart/callback",
 		Scopes: []string{"offline_access", "book:rooms"}, Audience: lodgingAPI,
 	}}}, connections.WithLogger(logger), connections.WithRegisterer(reg))
@@ -126,7 +129,8 @@ func startLodging(ctx context.Context, s settings, gate *authn.Gate, api string,
 			return nil, derr
 		}
 		l.login, err = connections.NewFlow(c, connections.Party{
-			Name: "login", AuthURL: md.AuthorizationEndpoint, ClientID: s.clientID,
+			Name: "login", Issuer: md.Issuer, IssuerInCallback: md.IssuerInAuthorizationResponse,
+			AuthURL: md.AuthorizationEndpoint, ClientID: s.clientID,
 			RedirectURL: api + "/auth/callback", Scopes: s.loginScopes, Audience: s.audience(),
 		}, flows, connections.WithLogger(logger))
 		if err != nil {
