@@ -101,7 +101,7 @@ func startLodging(ctx context.Context, s settings, gate *authn.Gate, api string,
 	l.closers = append(l.closers, func() { store.Close() })
 	var c connections.Cache = connections.NewMemoryCache(nil)
 	if len(s.memcacheServers) > 0 {
-		cluster, err := cache.NewCluster(s.memcacheServers, cache.ClusterConfig{}, cache.WithLogger(logger))
+		cluster, err := cache.NewCluster(s.memcacheServers, memcacheTuning, cache.WithLogger(logger))
 		if err != nil {
 			return nil, err
 		}

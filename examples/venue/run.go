@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/authgate/authgate/authn"
+	"github.com/authgate/authgate/cache"
 	"github.com/authgate/authgate/claims"
 	"github.com/authgate/authgate/idptest"
 	"github.com/authgate/authgate/middleware"
@@ -111,6 +112,12 @@ type hooks struct {
 	started func(*idptest.Server)
 }
 
+// memcacheTuning is what the program's memcached clusters are built with:
+// the library's defaults. Its tests, on a machine loaded by parallel test
+// binaries under the race detector, give longer timeouts, so that a stall
+// of the test process does not take a healthy node out.
+var memcacheTuning cache.ClusterConfig
+
 // serve is run with its hooks.
 func serve(ctx context.Context, getenv func(string) string, out io.Writer, ready chan<- string, h hooks) error {
 	s, err := readSettings(getenv)
@@ -160,6 +167,7 @@ func serve(ctx context.Context, getenv func(string) string, out io.Writer, ready
 	gate, err := authn.Setup(setupCtx, authn.SetupConfig{
 		Issuers:         issuers,
 		MemcacheServers: s.memcacheServers,
+		Memcache:        memcacheTuning,
 		Namespace:       s.namespace,
 		Secret:          s.secret,
 		LoginScopes:     s.loginScopes,

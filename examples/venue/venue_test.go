@@ -6,14 +6,25 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/authgate/authgate/cache"
 	"github.com/authgate/authgate/idptest"
 	"github.com/authgate/authgate/internal/memcachedtest"
 	"github.com/authgate/authgate/internal/quickstart"
 )
+
+func TestMain(m *testing.M) {
+	// The program's memcached timeouts (50 ms reads, 100 ms writes) take a
+	// node out when this process stalls that long, which parallel test
+	// binaries under -race on two cores can make it do. Failover has its
+	// own tests (authn, internal/memcached, the load test).
+	memcacheTuning = cache.ClusterConfig{ReadTimeout: time.Second, WriteTimeout: time.Second}
+	os.Exit(m.Run())
+}
 
 func call(t *testing.T, method, u, token string, form url.Values) (int, map[string]any) {
 	t.Helper()
