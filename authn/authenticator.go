@@ -305,16 +305,12 @@ func (a *Authenticator) miss(ctx context.Context, token string, d cache.Digest) 
 		// caller's values (trace ids) but not its cancellation, and it runs
 		// apart so that the caller, too, can leave at its own deadline.
 		vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.ValidationTimeout)
-		var span trace.Span
 		if a.o.tracer != nil {
-			vctx, span = a.startValidation(ctx, vctx, token)
+			vctx = a.startValidation(ctx, vctx, token)
 		}
 		a.workers.run(func() {
 			defer cancel()
 			a.fly(vctx, token, d, f)
-			if span != nil {
-				endValidation(span, f.p, f.err)
-			}
 		})
 	} else {
 		a.m.sharedWaits.Inc()
@@ -337,6 +333,9 @@ func (a *Authenticator) fly(ctx context.Context, token string, d cache.Digest, f
 		// a worker: it is logged, and the waiters are told to retry.
 		if r := recover(); r != nil {
 			a.o.logger.Error("authn: validation panicked", zap.Any("panic", r), zap.Stack("stack"))
+		}
+		if a.o.tracer != nil {
+			endValidation(trace.SpanFromContext(ctx), v)
 		}
 		a.land(d, f, v)
 	}()

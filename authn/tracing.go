@@ -13,9 +13,10 @@ import (
 )
 
 // startValidation starts the span of the one validation of token, which
-// runs on vctx, a context of its own: the span is nonetheless a child of
-// the span of parent, the context of the request that started it.
-func (a *Authenticator) startValidation(parent, vctx context.Context, token string) (context.Context, trace.Span) {
+// runs on vctx, a context of its own, and returns vctx with the span: the
+// span is nonetheless a child of the span of parent, the context of the
+// request that started it. fly ends it, before the waiters are released.
+func (a *Authenticator) startValidation(parent, vctx context.Context, token string) context.Context {
 	kind, tier := "opaque", "memory"
 	if tokenvalidator.LooksLikeJWT(token) {
 		kind = "jwt"
@@ -24,16 +25,17 @@ func (a *Authenticator) startValidation(parent, vctx context.Context, token stri
 		tier = "memcached"
 	}
 	vctx = trace.ContextWithSpanContext(vctx, trace.SpanContextFromContext(parent))
-	return a.o.tracer.Start(vctx, "authgate.validate", trace.WithAttributes(
+	vctx, _ = a.o.tracer.Start(vctx, "authgate.validate", trace.WithAttributes(
 		attribute.String("authgate.token.kind", kind), attribute.String("authgate.cache.tier", tier)))
+	return vctx
 }
 
-// endValidation ends the span of a validation that found p, or err.
-func endValidation(span trace.Span, p *claims.Principal, err error) {
-	outcome := "ok"
+// endValidation ends the span of a validation that found v.
+func endValidation(span trace.Span, v verdict) {
+	outcome, err := "ok", v.err
 	switch {
 	case err == nil:
-		span.SetAttributes(attribute.String("authgate.issuer", p.Issuer))
+		span.SetAttributes(attribute.String("authgate.issuer", v.p.Issuer))
 	case errors.Is(err, claims.ErrInvalidToken):
 		outcome = "invalid"
 		if r, ok := claims.ReasonOf(err); ok {

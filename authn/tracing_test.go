@@ -20,8 +20,8 @@ import (
 	"github.com/authgate/authgate/tokenvalidator"
 )
 
-// awaitSpan waits for the one span called name: a validation's span ends
-// in its worker, just after the waiters are released.
+// awaitSpan waits for the one span called name, for a validation whose
+// caller has left.
 func awaitSpan(t *testing.T, rec *tracingtest.Recorder, name string) tracetest.SpanStub {
 	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); len(rec.Named(name)) == 0 && time.Now().Before(deadline); {
@@ -45,7 +45,7 @@ func TestTraceValidation(t *testing.T) {
 		t.Fatal(err)
 	}
 	request.End()
-	v := awaitSpan(t, rec, "authgate.validate")
+	v := rec.One(t, "authgate.validate") // ended before Authenticate returned
 	tracingtest.ChildOf(t, v, request.SpanContext())
 	tracingtest.WantAttrs(t, v, map[string]string{"authgate.token.kind": "jwt", "authgate.cache.tier": "memory",
 		"authgate.outcome": "ok", "authgate.issuer": e.idp.Issuer()})
@@ -59,7 +59,7 @@ func TestTraceValidation(t *testing.T) {
 		t.Fatalf("a malformed token: %v", err)
 	}
 	request.End()
-	v = awaitSpan(t, rec, "authgate.validate") // the hit made none
+	v = rec.One(t, "authgate.validate") // the hit made none
 	tracingtest.WantAttrs(t, v, map[string]string{"authgate.outcome": "invalid", "authgate.reason": "malformed"})
 	if v.Status.Code != codes.Error {
 		t.Errorf("a refusal's span has status %v", v.Status)
@@ -130,7 +130,7 @@ func TestTraceSetup(t *testing.T) {
 		t.Fatal(err)
 	}
 	request.End()
-	v := awaitSpan(t, rec, "authgate.validate")
+	v := rec.One(t, "authgate.validate")
 	tracingtest.WantAttrs(t, v, map[string]string{"authgate.cache.tier": "memcached", "authgate.outcome": "ok"})
 	for _, s := range rec.Spans() {
 		if strings.HasPrefix(s.Name, "authgate.memcached.") {
