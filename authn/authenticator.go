@@ -168,11 +168,14 @@ func WithHTTPClient(c *http.Client) Option {
 // the in-process tier, a child of the span of the request that started it
 // (even though the validation runs on a context of its own), with the
 // token's kind (jwt or opaque), the last cache tier asked (memory, or
-// memcached when the shared tier is), the outcome (ok, invalid, unavailable), the refusal's
-// reason, and the issuer of an accepted token. Setup also passes tp to
-// what it builds: the validators (key-set fetches, provider calls), the
-// memcached cluster (each call) and the refresh services (each refresh,
-// each call to the token endpoint). Default: none (no spans, no work).
+// memcached when the shared tier is), the outcome (ok, invalid,
+// unavailable), the refusal's reason, and the issuer of an accepted token.
+// Setup also passes tp to what it builds: its discovery, the validators
+// (key-set fetches, provider calls), the memcached cluster (each call) and
+// the refresh services (each refresh, each call to the token endpoint).
+// A client given with WithHTTPClient that traces already (otelhttp's
+// transport) makes a second span per provider call. Default: none (no
+// spans, no work).
 func WithTracerProvider(tp trace.TracerProvider) Option {
 	return optionFunc(func(o *options) { o.tp, o.tracer = tp, tracing.Tracer(tp) })
 }

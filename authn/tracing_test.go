@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/codes"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/authgate/authgate/authn"
@@ -158,5 +159,38 @@ func TestTraceSetup(t *testing.T) {
 		if strings.Contains(text, tokens.AccessToken) || strings.Contains(text, "venue-app-secret") {
 			t.Errorf("%s holds a secret: %q", where, text)
 		}
+	}
+}
+
+// BenchmarkTracedMiss is the cost of tracing a miss (a JWT validated every
+// request, no shared tier), beside the same miss untraced: spans made by
+// the SDK, sampled and dropped (no exporter), under a request span.
+//
+//	go test -run '^$' -bench TracedMiss -benchmem -count 6 ./authn
+func BenchmarkTracedMiss(b *testing.B) {
+	idp := idptest.Start(b, idptest.Demo())
+	token := idp.AccessToken(b, idptest.ClaimsRequest{Username: "alice", ClientID: "venue-app", Audience: api,
+		Organization: "org_acme", Scopes: []string{"read:venues"}})
+	noMemory := authn.Config{MemoryTTL: time.Nanosecond}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()))
+	defer tp.Shutdown(context.Background())
+	ctx, request := tp.Tracer("bench").Start(context.Background(), "request")
+	defer request.End()
+	for _, bc := range []struct {
+		name string
+		opts []authn.Option
+	}{
+		{"untraced", nil},
+		{"traced", []authn.Option{authn.WithTracerProvider(tp)}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			a := newBenchAuthenticator(b, idp, noMemory, bc.opts...)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := a.Authenticate(ctx, token); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -21,13 +21,7 @@ import (
 // user's password or AUTHGATE_SECRET.
 func TestNoSecretInSpans(t *testing.T) {
 	mc := memcachedtest.Start(t)
-	secrets := newSecrets()
-	for _, c := range append(append(idptest.Demo().Clients, managementClient), roomsmartTenant().Clients...) {
-		secrets.add("the client secret of "+c.ID, c.Secret)
-	}
-	for _, u := range idptest.Demo().Users {
-		secrets.add("the password of "+u.Username, u.Password)
-	}
+	secrets := demoSecrets()
 	const secret = "the venue's AUTHGATE_SECRET, 32 bytes or more"
 	secrets.add("AUTHGATE_SECRET", secret)
 	rec := tracingtest.New(t)
