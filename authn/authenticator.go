@@ -10,10 +10,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/authgate/authgate/cache"
 	"github.com/authgate/authgate/claims"
+	"github.com/authgate/authgate/internal/tracing"
 	"github.com/authgate/authgate/tokenvalidator"
 )
 
@@ -110,6 +112,8 @@ type options struct {
 	httpClient   *http.Client
 	now          func() time.Time
 	grants       ProviderGrants
+	tp           trace.TracerProvider // nil: no spans
+	tracer       trace.Tracer         // tp's, or nil
 }
 
 func defaultOptions(opts []Option) options {
@@ -156,6 +160,24 @@ func WithRegisterer(reg prometheus.Registerer) Option {
 // call is still bounded by their timeouts. Default: clients of their own.
 func WithHTTPClient(c *http.Client) Option {
 	return optionFunc(func(o *options) { o.httpClient = c })
+}
+
+// WithTracerProvider makes OpenTelemetry spans with tp, never on the
+// in-process hit path and never with a token in them: an
+// "authgate.validate" span around each validation of a token that missed
+// the in-process tier, a child of the span of the request that started it
+// (even though the validation runs on a context of its own), with the
+// token's kind (jwt or opaque), the last cache tier asked (memory, or
+// memcached when the shared tier is), the outcome (ok, invalid,
+// unavailable), the refusal's reason, and the issuer of an accepted token.
+// Setup also passes tp to what it builds: its discovery, the validators
+// (key-set fetches, provider calls), the memcached cluster (each call) and
+// the refresh services (each refresh, each call to the token endpoint).
+// A client given with WithHTTPClient that traces already (otelhttp's
+// transport) makes a second span per provider call. Default: none (no
+// spans, no work).
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return optionFunc(func(o *options) { o.tp, o.tracer = tp, tracing.Tracer(tp) })
 }
 
 // WithClock sets the clock for cache expiry. Default: time.Now.
@@ -286,6 +308,9 @@ func (a *Authenticator) miss(ctx context.Context, token string, d cache.Digest) 
 		// caller's values (trace ids) but not its cancellation, and it runs
 		// apart so that the caller, too, can leave at its own deadline.
 		vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.ValidationTimeout)
+		if a.o.tracer != nil {
+			vctx = a.startValidation(ctx, vctx, token)
+		}
 		a.workers.run(func() {
 			defer cancel()
 			a.fly(vctx, token, d, f)
@@ -311,6 +336,9 @@ func (a *Authenticator) fly(ctx context.Context, token string, d cache.Digest, f
 		// a worker: it is logged, and the waiters are told to retry.
 		if r := recover(); r != nil {
 			a.o.logger.Error("authn: validation panicked", zap.Any("panic", r), zap.Stack("stack"))
+		}
+		if a.o.tracer != nil {
+			endValidation(trace.SpanFromContext(ctx), v)
 		}
 		a.land(d, f, v)
 	}()

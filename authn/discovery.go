@@ -8,7 +8,10 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/authgate/authgate/claims"
+	"github.com/authgate/authgate/internal/tracing"
 	"github.com/authgate/authgate/refresh"
 	"github.com/authgate/authgate/tokenvalidator"
 )
@@ -36,10 +39,11 @@ type discovered struct {
 // discoveryTimeout bounds one fetch of a discovery document.
 const discoveryTimeout = 10 * time.Second
 
-func newDiscovered(issuer string, client *http.Client) *discovered {
+func newDiscovered(issuer string, client *http.Client, tracer trace.Tracer) *discovered {
 	if client == nil {
 		client = &http.Client{Timeout: discoveryTimeout}
 	}
+	client = tracing.Client(client, tracer)
 	base, stop := context.WithCancel(context.Background())
 	return &discovered{issuer: issuer, client: client, base: base, stop: stop}
 }

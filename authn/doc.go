@@ -74,6 +74,12 @@
 //	defer gate.Close()
 //	mux.Handle("GET /v1/venues", gate.Middleware.Handler(listVenues))
 //
+// [WithTracerProvider] traces what costs a network call or a signature
+// check — validations after an in-process miss, key-set fetches, memcached
+// and provider calls, refreshes — as OpenTelemetry spans under the
+// request's span, never with a token in them.
+//
 // An Authenticator is safe for concurrent use; an in-process hit costs a
-// SHA-256 of the token and a map lookup, with no allocation.
+// SHA-256 of the token and a map lookup, with no allocation, and is never
+// traced.
 package authn

@@ -207,7 +207,8 @@ type verifier interface {
 // names another issuer (both spellings shown: the trailing slash is the
 // classic), no usable key — unless cfg.StartWithoutProvider. opts are passed
 // to the Authenticator (a logger, a registerer, an enricher, an HTTP client
-// for the provider).
+// for the provider, a tracer provider) and, but for the enricher, to what
+// Setup builds with it.
 func Setup(ctx context.Context, cfg SetupConfig, opts ...Option) (*Gate, error) {
 	issuers, err := cfg.issuers()
 	if err != nil {
@@ -286,14 +287,14 @@ func (cfg SetupConfig) issuers() ([]IssuerConfig, error) {
 
 func (g *Gate) build(ctx context.Context, cfg SetupConfig, issuers []IssuerConfig, opts []Option, o options) error {
 	vopts := []tokenvalidator.Option{tokenvalidator.WithLogger(o.logger), tokenvalidator.WithClock(o.now),
-		tokenvalidator.WithRegisterer(o.reg)}
+		tokenvalidator.WithRegisterer(o.reg), tokenvalidator.WithTracerProvider(o.tp)}
 	if o.httpClient != nil {
 		vopts = append(vopts, tokenvalidator.WithHTTPClient(o.httpClient))
 	}
 	var opaque tokenvalidator.Validator
 	keysFrom := make([]string, len(issuers)) // where each issuer's keys come from, for the log
 	for i, is := range issuers {
-		ep := newDiscovered(is.Issuer, o.httpClient)
+		ep := newDiscovered(is.Issuer, o.httpClient, o.tracer)
 		g.endpoints = append(g.endpoints, ep)
 		v, jwksURL, err := g.issuer(ctx, cfg, is, ep, vopts, o)
 		if v != nil {
@@ -325,7 +326,7 @@ func (g *Gate) build(ctx context.Context, cfg SetupConfig, issuers []IssuerConfi
 	var shared *cache.Memcache
 	if len(cfg.MemcacheServers) > 0 {
 		cluster, err := cache.NewCluster(cfg.MemcacheServers, cfg.Memcache,
-			cache.WithLogger(o.logger), cache.WithRegisterer(o.reg))
+			cache.WithLogger(o.logger), cache.WithRegisterer(o.reg), cache.WithTracerProvider(o.tp))
 		if err != nil {
 			return err
 		}
@@ -360,7 +361,8 @@ func (g *Gate) build(ctx context.Context, cfg SetupConfig, issuers []IssuerConfi
 		if is.ClientID == "" {
 			continue
 		}
-		ropts := []refresh.Option{refresh.WithTokenCache(a), refresh.WithLogger(o.logger), refresh.WithRegisterer(o.reg), refresh.WithClock(o.now)}
+		ropts := []refresh.Option{refresh.WithTokenCache(a), refresh.WithLogger(o.logger), refresh.WithRegisterer(o.reg), refresh.WithClock(o.now),
+			refresh.WithTracerProvider(o.tp)}
 		if o.httpClient != nil {
 			ropts = append(ropts, refresh.WithHTTPClient(o.httpClient))
 		}

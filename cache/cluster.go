@@ -59,7 +59,8 @@ type ClusterConfig struct {
 // does not resolve; it connects to nothing. WithLogger and WithRegisterer
 // report the nodes' health: a node taken out or rejoining is logged, and
 // counted in authgate_cache_memcache_node_up and
-// authgate_cache_memcache_errors_total.
+// authgate_cache_memcache_errors_total. WithTracerProvider traces its
+// calls.
 func NewCluster(servers []string, cfg ClusterConfig, opts ...Option) (*Cluster, error) {
 	if len(servers) == 0 {
 		return nil, errors.New("cache: NewCluster needs at least one memcached server")
@@ -83,6 +84,7 @@ func NewCluster(servers []string, cfg ClusterConfig, opts ...Option) (*Cluster, 
 		BreakerCooldown:  cfg.BreakerCooldown,
 		GutterTTL:        cfg.GutterTTL,
 		MaxHints:         cfg.MaxHints,
+		Tracer:           o.tracer,
 		OnNodeDown: func(addr string, cause error) {
 			m.up(addr).Set(0)
 			o.logger.Warn("cache: memcached node out; its keys go to the next node until a probe finds it answering",

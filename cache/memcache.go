@@ -8,11 +8,13 @@ import (
 
 	"github.com/bradfitz/gomemcache/memcache"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
 	"github.com/authgate/authgate/internal/memcached"
 	"github.com/authgate/authgate/internal/metrics"
+	"github.com/authgate/authgate/internal/tracing"
 )
 
 // ErrMiss is [Memcache.Get]'s answer when there is no usable entry: none
@@ -69,6 +71,7 @@ type options struct {
 	logger *zap.Logger
 	reg    prometheus.Registerer
 	now    func() time.Time
+	tracer trace.Tracer // nil: no spans
 }
 
 type optionFunc func(*options)
@@ -89,6 +92,17 @@ func WithLogger(l *zap.Logger) Option {
 // registry share them. Default: none (the metrics count, unregistered).
 func WithRegisterer(reg prometheus.Registerer) Option {
 	return optionFunc(func(o *options) { o.reg = reg })
+}
+
+// WithTracerProvider makes [NewCluster] trace its calls with tp: one
+// OpenTelemetry span per call to a node, "authgate.memcached.<op>" (get,
+// set, add, cas, delete), a child of the span in the call's context (a
+// call whose context holds none, such as a background probe, is not
+// traced), with the operation, the node's address, for a get whether it
+// found its keys, and the error. Key names are never shown. A [Memcache]
+// is traced by its Cluster. Default: none (no spans, no work).
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return optionFunc(func(o *options) { o.tracer = tracing.Tracer(tp) })
 }
 
 // WithClock sets the clock entries' expiry is measured with. Default time.Now; nil means the default.

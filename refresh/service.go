@@ -14,11 +14,13 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"golang.org/x/oauth2"
 
 	"github.com/authgate/authgate/claims"
 	"github.com/authgate/authgate/internal/tokenhash"
+	"github.com/authgate/authgate/internal/tracing"
 )
 
 // Config holds the refresh service's settings. TokenURL, ClientID,
@@ -125,6 +127,7 @@ type options struct {
 	logger     *zap.Logger
 	reg        prometheus.Registerer
 	now        func() time.Time
+	tracer     trace.Tracer // nil: no spans
 }
 
 type optionFunc func(*options)
@@ -154,6 +157,18 @@ func WithLogger(l *zap.Logger) Option { return optionFunc(func(o *options) { o.l
 // WithRegisterer registers the service's metrics on reg. Default: none.
 func WithRegisterer(reg prometheus.Registerer) Option {
 	return optionFunc(func(o *options) { o.reg = reg })
+}
+
+// WithTracerProvider makes OpenTelemetry spans with tp: an
+// "authgate.refresh" span around each Refresh, with its outcome (the
+// label of authgate_refresh_requests_total) and whether it waited for a
+// concurrent refresh of the same token, and a client span of each call to
+// the provider (token endpoint, revocation) with its method, URL without
+// the query, and status code — children of the span in the call's
+// context. No token, secret or password is ever put in a span. Default:
+// none (no spans, no work).
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return optionFunc(func(o *options) { o.tracer = tracing.Tracer(tp) })
 }
 
 // WithClock sets the clock for token ages and grace windows. Default: time.Now.
@@ -202,6 +217,7 @@ func New(store Store, verifier Verifier, cfg Config, opts ...Option) (*Service, 
 	if o.httpClient == nil {
 		o.httpClient = &http.Client{}
 	}
+	o.httpClient = tracing.Client(o.httpClient, o.tracer)
 	return &Service{
 		cfg: cfg, store: store, verifier: verifier, sealer: s,
 		provider: newProvider(cfg, o.httpClient), o: o, m: newInstruments(o.reg),
@@ -436,8 +452,15 @@ func (s *Service) tokens(tok *oauth2.Token) *Tokens {
 // the lock is taken the refresh runs to the end on a context of its own, so
 // a client that leaves and retries within GraceWindow gets the new token.
 func (s *Service) Refresh(ctx context.Context, accessToken string) (*Tokens, error) {
+	var span trace.Span
+	if s.o.tracer != nil {
+		ctx, span = s.startRefresh(ctx)
+	}
 	t, err := s.refresh(ctx, accessToken)
 	s.finish(ctx, opRefresh, err)
+	if span != nil {
+		endRefresh(ctx, span, err)
+	}
 	return t, err
 }
 
@@ -469,6 +492,7 @@ func (s *Service) refresh(ctx context.Context, accessToken string) (*Tokens, err
 		}
 		// Another request (maybe on another instance) is refreshing this
 		// token: wait, then read the record it leaves behind.
+		s.traceWait(ctx)
 		if err := wait.sleep(ctx); err != nil {
 			return nil, fmt.Errorf("%w: waiting for a concurrent refresh of the same token: %w", ErrProviderUnavailable, err)
 		}

@@ -53,8 +53,9 @@
 // validator, before any other check or call.
 //
 // [WithRegisterer] exports key-set fetches, the key set's age, unknown-kid
-// answers, provider calls, budget rejections and the calls in flight.
-// Every validator is safe for concurrent use.
+// answers, provider calls, budget rejections and the calls in flight;
+// [WithTracerProvider] makes OpenTelemetry spans of key-set fetches and
+// provider calls. Every validator is safe for concurrent use.
 //
 // [DPoP] verifies the proofs that come with DPoP-bound tokens (RFC 9449):
 // the JWS signed with the key in its own jwk header, and its claims against

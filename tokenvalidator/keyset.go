@@ -17,6 +17,7 @@ import (
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/authgate/authgate/claims"
@@ -114,7 +115,7 @@ func newKeySet(cfg JWKSConfig, allowed map[jwa.SignatureAlgorithm]bool, o option
 // fetch within ctx. A failure leaves the key set usable: the loop retries
 // after a backoff, and requests may too.
 func (ks *keySet) start(ctx context.Context) error {
-	done, _ := ks.fetchFor(triggerStart)
+	done, _ := ks.fetchFor(ctx, triggerStart)
 	ks.wg.Add(1)
 	go ks.refreshLoop()
 	select {
@@ -136,7 +137,7 @@ func (ks *keySet) refreshLoop() {
 	for {
 		wait, idle := ks.refreshWait()
 		if idle && wait <= 0 {
-			ks.fetchFor(triggerRefresh)
+			ks.fetchFor(context.Background(), triggerRefresh)
 			continue
 		}
 		var tick <-chan time.Time
@@ -239,7 +240,7 @@ func (ks *keySet) key(ctx context.Context, kid string, issued bool, payload []by
 	}
 	called := ks.o.now()
 	for range 2 {
-		done, started := ks.fetchFor(trigger)
+		done, started := ks.fetchFor(ctx, trigger)
 		if done == nil {
 			break
 		}
@@ -320,8 +321,9 @@ func (ks *keySet) lookup(kid string) *verifyKey {
 // fetchFor returns a channel closed when the fetch in flight ends and when
 // that fetch started, starting a fetch when none is in flight — for an
 // unknown kid only when the rate limit allows. It returns nil when no fetch
-// runs and none may start.
-func (ks *keySet) fetchFor(t fetchTrigger) (<-chan struct{}, time.Time) {
+// runs and none may start. A fetch it starts is traced as a child of
+// parent's span.
+func (ks *keySet) fetchFor(parent context.Context, t fetchTrigger) (<-chan struct{}, time.Time) {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
 	if ks.closed {
@@ -340,6 +342,9 @@ func (ks *keySet) fetchFor(t fetchTrigger) (<-chan struct{}, time.Time) {
 		ks.nextUnknown = now.Add(ks.unknownKeyInterval)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), ks.fetchTimeout)
+	if ks.o.tracer != nil {
+		ctx = trace.ContextWithSpanContext(ctx, trace.SpanContextFromContext(parent))
+	}
 	done := make(chan struct{})
 	ks.fetching, ks.fetchStarted, ks.cancelFetch = done, now, cancel
 	ks.wg.Add(1)
@@ -352,7 +357,14 @@ func (ks *keySet) fetchFor(t fetchTrigger) (<-chan struct{}, time.Time) {
 func (ks *keySet) fetch(ctx context.Context, cancel context.CancelFunc, done chan struct{}, t fetchTrigger, started time.Time) {
 	defer ks.wg.Done()
 	defer cancel()
+	var span trace.Span
+	if ks.o.tracer != nil {
+		ctx, span = ks.startFetch(ctx, t)
+	}
 	idx, err := ks.load(ctx)
+	if span != nil {
+		ks.endFetch(span, len(idx), err)
+	}
 	ks.mu.Lock()
 	ks.fetching, ks.cancelFetch = nil, nil
 	ks.lastEnded = ks.o.now()

@@ -7,9 +7,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/authgate/authgate/claims"
+	"github.com/authgate/authgate/internal/tracing"
 )
 
 // DefaultMaxTokenBytes is every validator's default MaxTokenBytes. A token
@@ -46,6 +48,7 @@ type options struct {
 	logger     *zap.Logger
 	now        func() time.Time
 	reg        prometheus.Registerer
+	tracer     trace.Tracer // nil: no spans
 }
 
 type optionFunc func(*options)
@@ -100,6 +103,18 @@ func WithRegisterer(reg prometheus.Registerer) Option {
 	return optionFunc(func(o *options) { o.reg = reg })
 }
 
+// WithTracerProvider makes OpenTelemetry spans with tp: a client span of
+// each call to the provider (discovery, JWKS, introspection, userinfo, the
+// token service) with its method, URL without the query, and status code,
+// and an "authgate.jwks.fetch" span around each key-set fetch, with the
+// JWKS URL, the number of keys and the error. A call made for a request is
+// a child of the span in the request's context; a background key-set
+// refresh starts a trace of its own. No token is ever put in a span.
+// Default: none (no spans, no work).
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return optionFunc(func(o *options) { o.tracer = tracing.Tracer(tp) })
+}
+
 func buildOptions(timeout time.Duration, opts []Option) options {
 	o := options{logger: zap.NewNop(), now: time.Now}
 	for _, opt := range opts {
@@ -113,6 +128,7 @@ func buildOptions(timeout time.Duration, opts []Option) options {
 		c.Timeout = timeout
 		o.httpClient = &c
 	}
+	o.httpClient = tracing.Client(o.httpClient, o.tracer)
 	return o
 }
 

@@ -32,13 +32,7 @@ import (
 // user's password, AUTHGATE_SECRET or the token service's client secret.
 func TestNoSecretInLogs(t *testing.T) {
 	mc := memcachedtest.Start(t)
-	secrets := newSecrets()
-	for _, c := range append(append(idptest.Demo().Clients, managementClient), roomsmartTenant().Clients...) {
-		secrets.add("the client secret of "+c.ID, c.Secret)
-	}
-	for _, u := range idptest.Demo().Users {
-		secrets.add("the password of "+u.Username, u.Password)
-	}
+	secrets := demoSecrets()
 
 	t.Run("the walk-through and the provider failing", func(t *testing.T) {
 		const secret = "the venue's AUTHGATE_SECRET, 32 bytes or more"
@@ -173,6 +167,19 @@ type secrets struct {
 }
 
 func newSecrets() *secrets { return &secrets{values: map[string]string{}} }
+
+// demoSecrets are the client secrets and passwords of the venue's embedded
+// tenants.
+func demoSecrets() *secrets {
+	s := newSecrets()
+	for _, c := range append(append(idptest.Demo().Clients, managementClient), roomsmartTenant().Clients...) {
+		s.add("the client secret of "+c.ID, c.Secret)
+	}
+	for _, u := range idptest.Demo().Users {
+		s.add("the password of "+u.Username, u.Password)
+	}
+	return s
+}
 
 func (s *secrets) add(what, value string) {
 	if value == "" {

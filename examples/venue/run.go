@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/authgate/authgate/authn"
@@ -110,6 +111,8 @@ type hooks struct {
 	// the program starts (the venue's own and RoomSMart), before it
 	// serves.
 	started func(*idptest.Server)
+	// tracerProvider, when not nil, traces the gate (authn.WithTracerProvider).
+	tracerProvider trace.TracerProvider
 }
 
 // memcacheTuning is what the program's memcached clusters are built with:
@@ -174,7 +177,8 @@ func serve(ctx context.Context, getenv func(string) string, out io.Writer, ready
 		TokenService:    tokenService,
 		DPoP:            s.dpop,
 		PublicURL:       public,
-	}, append(grants, authn.WithEnricher("datasets-v1", datasets{}), authn.WithRegisterer(reg), authn.WithLogger(logger))...)
+	}, append(grants, authn.WithEnricher("datasets-v1", datasets{}), authn.WithRegisterer(reg), authn.WithLogger(logger),
+		authn.WithTracerProvider(h.tracerProvider))...)
 	if err != nil {
 		return err
 	}

@@ -113,3 +113,22 @@ func TestGRPCStaysOutOfTheCore(t *testing.T) {
 		}
 	}
 }
+
+// TestOTelSDKStaysInTests: the library depends on OpenTelemetry's API
+// (go.opentelemetry.io/otel/trace) alone; the SDK and its exporters are
+// the service's choice. Only programs may pick one, and tests, through
+// internal/tracing/tracingtest.
+func TestOTelSDKStaysInTests(t *testing.T) {
+	for _, p := range listPackages(t) {
+		rel := strings.TrimPrefix(strings.TrimPrefix(p.ImportPath, module), "/")
+		top, _, _ := strings.Cut(rel, "/")
+		if top == "examples" || top == "cmd" || rel == "internal/tracing/tracingtest" {
+			continue
+		}
+		for _, dep := range p.Deps {
+			if strings.HasPrefix(dep, "go.opentelemetry.io/otel/sdk") || strings.HasPrefix(dep, "go.opentelemetry.io/otel/exporters") {
+				t.Errorf("%s depends on %s", rel, dep)
+			}
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bradfitz/gomemcache/memcache"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // ClusterConfig configures a [Cluster]. The zero value is ready to use;
@@ -55,6 +56,10 @@ type ClusterConfig struct {
 	// OnHintsLost is called when a node's replay queue overflows, once per
 	// outage. Default: nil.
 	OnHintsLost func(addr string)
+	// Tracer makes a span of each call to a node, a child of the span in
+	// the call's context; a call whose context holds none (a background
+	// probe or replay) is not traced. Default: nil, no spans.
+	Tracer trace.Tracer
 }
 
 // Cluster is memcached on several nodes: keys placed on a ketama
@@ -283,8 +288,10 @@ func (c *Cluster) pair(key string) (a, b *node) {
 }
 
 // do runs call on n's read or write client unless ctx has ended, and feeds
-// the outcome to n's breaker. Errors name the operation and the node.
-func (c *Cluster) do(ctx context.Context, n *node, op string, write bool, call func(*memcache.Client) error) error {
+// the outcome to n's breaker. Errors name the operation and the node. The
+// call is traced (see ClusterConfig.Tracer); a get of several keys passes
+// found, which call sets to the number of keys it found.
+func (c *Cluster) do(ctx context.Context, n *node, op string, write bool, call func(*memcache.Client) error, found ...*int) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memcached: %s: %w", op, err)
 	}
@@ -292,7 +299,11 @@ func (c *Cluster) do(ctx context.Context, n *node, op string, write bool, call f
 	if write {
 		mc = n.write
 	}
+	span := c.startCall(ctx, n, op)
 	err := call(mc)
+	if span != nil {
+		endCall(span, op, err, found)
+	}
 	c.observe(n, op, err)
 	if err != nil {
 		return fmt.Errorf("memcached: %s %s: %w", op, n.addr, err)

@@ -56,10 +56,12 @@ func (c *Cluster) GetMulti(ctx context.Context, keys []string) ([]Copies, error)
 	}
 	fetch := func(b *batch) {
 		var items map[string]*memcache.Item
+		var found int
 		err := c.do(ctx, b.n, "get", false, func(mc *memcache.Client) (err error) {
 			items, err = mc.GetMulti(b.keys)
+			found = len(items)
 			return err
-		})
+		}, &found)
 		for j, s := range b.slots {
 			if err != nil {
 				cps[s.key].Errs[s.copy] = err
