@@ -30,6 +30,8 @@
 //	MEMCACHE_SERVERS     comma-separated memcached servers: adds the shared tier
 //	CACHE_NAMESPACE      separates environments sharing memcached (default tokenservice)
 //	AUTHGATE_SECRET      32+ bytes shared by every instance (required with MEMCACHE_SERVERS)
+//	AUTHGATE_SECRET_ID, AUTHGATE_PREVIOUS_SECRET, AUTHGATE_PREVIOUS_SECRET_ID, AUTHGATE_NAME_SECRET
+//	                     rotate the secret without losing cached entries or logouts (OPERATIONS.md)
 //	SERVICE_CLIENTS      comma-separated id:secret pairs allowed to call /introspect
 //	RULES_FILE           what forwarded requests need, as JSON:
 //	                     {"rules": [{"methods": ["POST"], "path_prefix": "/v1/venues/",

@@ -15,6 +15,7 @@ import (
 
 	"github.com/authgate/authgate/authn"
 	"github.com/authgate/authgate/idptest"
+	"github.com/authgate/authgate/internal/secretenv"
 	"github.com/authgate/authgate/middleware"
 )
 
@@ -54,7 +55,10 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		FirstPartyClients: s.mapping.FirstPartyClients,
 		MemcacheServers:   s.memcacheServers,
 		Namespace:         s.namespace,
-		Secret:            s.secret,
+		Secret:            s.secrets.Current,
+		SecretID:          s.secrets.CurrentID,
+		PreviousSecrets:   previousSecrets(s.secrets),
+		NameSecret:        s.secrets.Names,
 	}, authn.WithRegisterer(reg), authn.WithLogger(logger))
 	if err != nil {
 		return err
@@ -114,4 +118,12 @@ func loadRules(file string, demo bool, mw *middleware.Middleware) ([]rule, error
 		return nil, fmt.Errorf("RULES_FILE %s: %w", file, err)
 	}
 	return rules, err
+}
+
+// previousSecrets is the secret a rotation still accepts, if any.
+func previousSecrets(s secretenv.Secrets) []authn.PreviousSecret {
+	if s.Previous == nil {
+		return nil
+	}
+	return []authn.PreviousSecret{{ID: s.PreviousID, Secret: s.Previous}}
 }

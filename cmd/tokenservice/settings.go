@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/authgate/authgate/claims"
+	"github.com/authgate/authgate/internal/secretenv"
 )
 
 // settings are the program's environment, read once.
@@ -22,7 +23,7 @@ type settings struct {
 	mapping            claims.Mapping // from CLAIMS_PRESET and FIRST_PARTY_CLIENTS
 	memcacheServers    []string
 	namespace          string
-	secret             []byte
+	secrets            secretenv.Secrets
 	clients            serviceClients
 	rulesFile          string
 }
@@ -34,10 +35,12 @@ func readSettings(getenv func(string) string) (settings, error) {
 		audiences:       list(getenv("AUDIENCE")),
 		memcacheServers: list(getenv("MEMCACHE_SERVERS")),
 		namespace:       or(getenv("CACHE_NAMESPACE"), "tokenservice"),
-		secret:          []byte(getenv("AUTHGATE_SECRET")),
 		rulesFile:       getenv("RULES_FILE"),
 	}
 	var err error
+	if s.secrets, err = secretenv.Read(getenv); err != nil {
+		return s, err
+	}
 	if s.mapping, err = preset(getenv("CLAIMS_PRESET")); err != nil {
 		return s, err
 	}
@@ -48,12 +51,12 @@ func readSettings(getenv func(string) string) (settings, error) {
 	switch {
 	case len(s.issuers) > 0 && len(s.audiences) == 0:
 		return s, errors.New("AUDIENCE is required with ISSUER_URL")
-	case len(s.memcacheServers) > 0 && len(s.secret) < 32:
+	case len(s.memcacheServers) > 0 && s.secrets.Current == nil:
 		return s, errors.New("AUTHGATE_SECRET (32+ bytes, the same on every instance) is required with MEMCACHE_SERVERS")
 	}
-	if len(s.secret) == 0 {
+	if s.secrets.Current == nil {
 		// One instance, nothing shared: a random key per run will do.
-		s.secret = []byte(rand.Text() + rand.Text())
+		s.secrets.Current = []byte(rand.Text() + rand.Text())
 	}
 	return s, nil
 }

@@ -419,6 +419,10 @@ func TestSettings(t *testing.T) {
 		{map[string]string{"SERVICE_CLIENTS": "a:b,c"}, "id:secret pairs"},
 		{map[string]string{"SERVICE_CLIENTS": ":b"}, "id:secret pairs"},
 		{map[string]string{"SERVICE_CLIENTS": "a:b,a:c"}, "twice"},
+		{map[string]string{"AUTHGATE_SECRET": "a secret of at least thirty-two bytes", "AUTHGATE_PREVIOUS_SECRET": "another secret of thirty-two bytes",
+			"AUTHGATE_PREVIOUS_SECRET_ID": "2"}, ""},
+		{map[string]string{"AUTHGATE_SECRET": "a secret of at least thirty-two bytes", "AUTHGATE_PREVIOUS_SECRET": "another secret of thirty-two bytes"}, "go together"},
+		{map[string]string{"AUTHGATE_SECRET": "short"}, "AUTHGATE_SECRET: 5 bytes"},
 	} {
 		_, err := readSettings(func(k string) string { return tc.env[k] })
 		if (err == nil) != (tc.want == "") || (err != nil && !strings.Contains(err.Error(), tc.want)) {
@@ -429,7 +433,7 @@ func TestSettings(t *testing.T) {
 		return map[string]string{"ISSUER_URL": " https://a/ ", "AUDIENCE": "x", "FIRST_PARTY_CLIENTS": "app1, app2"}[k]
 	})
 	if s.addr != "127.0.0.1:8081" || s.namespace != "tokenservice" || !reflect.DeepEqual(s.issuers, []string{"https://a/"}) ||
-		!reflect.DeepEqual(s.mapping.FirstPartyClients, []string{"app1", "app2"}) || len(s.secret) < 32 {
+		!reflect.DeepEqual(s.mapping.FirstPartyClients, []string{"app1", "app2"}) || len(s.secrets.Current) < 32 {
 		t.Errorf("defaults: %+v", s)
 	}
 }

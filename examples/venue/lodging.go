@@ -24,6 +24,7 @@ import (
 	"github.com/authgate/authgate/claims"
 	"github.com/authgate/authgate/connections"
 	"github.com/authgate/authgate/idptest"
+	"github.com/authgate/authgate/internal/secretenv"
 	"github.com/authgate/authgate/middleware"
 )
 
@@ -110,8 +111,8 @@ func startLodging(ctx context.Context, s settings, gate *authn.Gate, api string,
 	}
 	flows := connections.FlowConfig{
 		Namespace:      s.namespace,
-		HashKey:        derive(s.secret, "connection names"),
-		EncryptionKeys: []connections.Key{{ID: 1, Secret: derive(s.secret, "connection records")}},
+		HashKey:        derive(s.secrets.NameSecret(), "connection names"),
+		EncryptionKeys: connectionKeys(s.secrets),
 	}
 	l.conns, err = connections.New(store, c, connections.Config{FlowConfig: flows, Parties: []connections.Party{{
 		Name: "roomsmart", Issuer: l.roomsmart.Issuer(), IssuerInCallback: true, AuthURL: l.roomsmart.AuthorizeURL(), TokenURL: l.roomsmart.TokenURL(), RevocationURL: l.roomsmart.RevocationURL(),
@@ -328,7 +329,17 @@ func writeError(w http.ResponseWriter, status int, code, description string) {
 	writeJSON(w, status, map[string]string{"error": code, "error_description": description})
 }
 
-// derive returns a 32-byte key for purpose from the one secret.
+// connectionKeys seal the connections' records with the current secret's
+// key and open them with the previous one's too, under the secrets' ids.
+func connectionKeys(s secretenv.Secrets) []connections.Key {
+	keys := []connections.Key{{ID: s.CurrentID, Secret: derive(s.Current, "connection records")}}
+	if s.Previous != nil {
+		keys = append(keys, connections.Key{ID: s.PreviousID, Secret: derive(s.Previous, "connection records")})
+	}
+	return keys
+}
+
+// derive returns a 32-byte key for purpose from a secret.
 func derive(secret []byte, purpose string) []byte {
 	k, err := hkdf.Key(sha256.New, secret, nil, "venue "+purpose, 32)
 	if err != nil {

@@ -23,6 +23,8 @@
 //	CACHE_NAMESPACE   separates environments sharing memcached (default venue)
 //	AUTHGATE_SECRET   32+ bytes shared by every instance (required with MEMCACHE_SERVERS); also seals
 //	                  the grants users give at RoomSMart
+//	AUTHGATE_SECRET_ID, AUTHGATE_PREVIOUS_SECRET, AUTHGATE_PREVIOUS_SECRET_ID, AUTHGATE_NAME_SECRET
+//	                  rotate the secret without losing sessions, logouts or grants (OPERATIONS.md)
 //	CONNECTIONS_DB    SQLite file keeping those grants, and the partner integrations users turn on
 //	                  (default: a temporary file, removed at exit)
 //	MANAGEMENT_CLIENT_ID, MANAGEMENT_CLIENT_SECRET

@@ -19,6 +19,7 @@ import (
 	"github.com/authgate/authgate/cache"
 	"github.com/authgate/authgate/claims"
 	"github.com/authgate/authgate/idptest"
+	"github.com/authgate/authgate/internal/secretenv"
 	"github.com/authgate/authgate/middleware"
 )
 
@@ -31,7 +32,7 @@ type settings struct {
 	loginScopes        []string
 	preset             claims.Preset
 	memcacheServers    []string
-	secret             []byte
+	secrets            secretenv.Secrets
 	connectionsDB      string
 	// The token service requests are validated through, if any.
 	tokenService, tokenServiceClientID, tokenServiceClientSecret string
@@ -53,7 +54,6 @@ func readSettings(getenv func(string) string) (settings, error) {
 		clientID:     getenv("CLIENT_ID"),
 		clientSecret: getenv("CLIENT_SECRET"),
 		namespace:    or(getenv("CACHE_NAMESPACE"), "venue"),
-		secret:       []byte(getenv("AUTHGATE_SECRET")),
 
 		connectionsDB:            getenv("CONNECTIONS_DB"),
 		tokenService:             getenv("TOKEN_SERVICE_URL"),
@@ -64,6 +64,9 @@ func readSettings(getenv func(string) string) (settings, error) {
 		managementClientSecret:   getenv("MANAGEMENT_CLIENT_SECRET"),
 	}
 	var err error
+	if s.secrets, err = secretenv.Read(getenv); err != nil {
+		return s, err
+	}
 	if s.dpop, err = middleware.ParseDPoPMode(getenv("DPOP")); err != nil {
 		return s, err
 	}
@@ -82,12 +85,12 @@ func readSettings(getenv func(string) string) (settings, error) {
 	if s.tokenService != "" && (len(s.issuers) == 0 || s.tokenServiceClientID == "" || s.tokenServiceClientSecret == "") {
 		return s, errors.New("ISSUER_URL (the token service's provider), TOKEN_SERVICE_CLIENT_ID and TOKEN_SERVICE_CLIENT_SECRET are required with TOKEN_SERVICE_URL")
 	}
-	if len(s.memcacheServers) > 0 && len(s.secret) < 32 {
+	if len(s.memcacheServers) > 0 && s.secrets.Current == nil {
 		return s, errors.New("AUTHGATE_SECRET (32+ bytes, the same on every instance) is required with MEMCACHE_SERVERS")
 	}
-	if len(s.secret) == 0 {
+	if s.secrets.Current == nil {
 		// One instance, nothing shared: a random key per run will do.
-		s.secret = []byte(rand.Text() + rand.Text())
+		s.secrets.Current = []byte(rand.Text() + rand.Text())
 	}
 	return s, nil
 }
@@ -172,7 +175,10 @@ func serve(ctx context.Context, getenv func(string) string, out io.Writer, ready
 		MemcacheServers: s.memcacheServers,
 		Memcache:        memcacheTuning,
 		Namespace:       s.namespace,
-		Secret:          s.secret,
+		Secret:          s.secrets.Current,
+		SecretID:        s.secrets.CurrentID,
+		PreviousSecrets: previousSecrets(s.secrets),
+		NameSecret:      s.secrets.Names,
 		LoginScopes:     s.loginScopes,
 		TokenService:    tokenService,
 		DPoP:            s.dpop,
@@ -258,4 +264,12 @@ func or(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// previousSecrets is the secret a rotation still accepts, if any.
+func previousSecrets(s secretenv.Secrets) []authn.PreviousSecret {
+	if s.Previous == nil {
+		return nil
+	}
+	return []authn.PreviousSecret{{ID: s.PreviousID, Secret: s.Previous}}
 }

@@ -292,3 +292,53 @@ func TestDex(t *testing.T) {
 		t.Errorf("whoami after logout: %d, want 401", status)
 	}
 }
+
+// TestSecretRotationThroughEnvironment: the venue takes a rotation of its
+// secret from the environment (AUTHGATE_SECRET_ID, AUTHGATE_PREVIOUS_SECRET,
+// AUTHGATE_PREVIOUS_SECRET_ID, AUTHGATE_NAME_SECRET), as OPERATIONS.md's
+// three deploys need: an instance at the second deploy refreshes the
+// sessions and refuses the logouts of one still on the old secret, and one
+// at the first deploy refuses the logouts the second writes. An instance
+// given the new secret alone starts cold, which is why the steps exist.
+func TestSecretRotationThroughEnvironment(t *testing.T) {
+	const old, next = "the old secret, thirty-two bytes or more", "the new secret, thirty-two bytes or more"
+	idp := idptest.Start(t, idptest.Demo())
+	mc := memcachedtest.Start(t)
+	instance := func(env map[string]string) string {
+		env["ISSUER_URL"], env["AUDIENCE"], env["MEMCACHE_SERVERS"] = idp.Issuer(), idptest.DemoAPI, mc.Addr()
+		env["CLIENT_ID"], env["CLIENT_SECRET"] = "venue-app", "venue-app-secret"
+		return quickstart.Start(t, run, env).URL
+	}
+	login := func(api string) string {
+		t.Helper()
+		status, body := call(t, "POST", api+"/auth/login", "", url.Values{"username": {"alice"}, "password": {"alice-password"}})
+		if status != 200 {
+			t.Fatalf("login: %d %v", status, body)
+		}
+		return body["access_token"].(string)
+	}
+	expect := func(what string, want int, method, u, token string) {
+		t.Helper()
+		if status, body := call(t, method, u, token, nil); status != want {
+			t.Errorf("%s: %d %v, want %d", what, status, body, want)
+		}
+	}
+
+	before := instance(map[string]string{"AUTHGATE_SECRET": old})
+	kept, gone := login(before), login(before)
+	expect("logout on the old secret", 204, "POST", before+"/auth/logout", gone)
+
+	cold := instance(map[string]string{"AUTHGATE_SECRET": next})
+	expect("cold: a session of the old secret", 401, "POST", cold+"/auth/refresh", kept)
+	expect("cold: a token logged out under the old secret (its mark is not found)", 200, "GET", cold+"/v1/whoami", gone)
+
+	step1 := instance(map[string]string{"AUTHGATE_SECRET": old, "AUTHGATE_PREVIOUS_SECRET": next, "AUTHGATE_PREVIOUS_SECRET_ID": "2"})
+	step2 := instance(map[string]string{"AUTHGATE_SECRET": next, "AUTHGATE_SECRET_ID": "2",
+		"AUTHGATE_PREVIOUS_SECRET": old, "AUTHGATE_PREVIOUS_SECRET_ID": "1", "AUTHGATE_NAME_SECRET": old})
+	expect("step 2: a token logged out under the old secret", 401, "GET", step2+"/v1/whoami", gone)
+	expect("step 2: a session of the old secret", 200, "POST", step2+"/auth/refresh", kept)
+
+	gone2 := login(step2)
+	expect("logout on step 2", 204, "POST", step2+"/auth/logout", gone2)
+	expect("step 1: a token logged out under the new secret", 401, "GET", step1+"/v1/whoami", gone2)
+}
