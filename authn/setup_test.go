@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/authn"
+	"github.com/authgate/authgate/cache"
 	"github.com/authgate/authgate/claims"
 	"github.com/authgate/authgate/idptest"
 	"github.com/authgate/authgate/internal/memcachedtest"
@@ -18,6 +19,12 @@ import (
 )
 
 const secret = "a secret of at least thirty-two bytes"
+
+// patient is a cluster's settings for tests about something else than
+// failover: under -race on a loaded machine, a stall of the test process
+// longer than the default timeouts (50 ms reads, 100 ms writes) would take
+// the one healthy node out, and a login's session would not be stored.
+var patient = cache.ClusterConfig{ReadTimeout: time.Second, WriteTimeout: time.Second}
 
 func setup(t *testing.T, cfg authn.SetupConfig, opts ...authn.Option) *authn.Gate {
 	t.Helper()
@@ -42,6 +49,7 @@ func TestSetupSeveralIssuers(t *testing.T) {
 			{Issuer: intTenant.Issuer(), Audiences: []string{api}},
 		},
 		MemcacheServers: []string{mc.Addr()},
+		Memcache:        patient,
 		Secret:          []byte(secret),
 	}
 	g, other := setup(t, cfg), setup(t, cfg)
@@ -283,7 +291,7 @@ func TestSecretRotation(t *testing.T) {
 	mc := memcachedtest.Start(t)
 	old, fresh := []byte("the old secret, thirty-two bytes long"), []byte("the new secret, thirty-two bytes long")
 	base := authn.SetupConfig{Issuer: idp.Issuer(), Audience: api, ClientID: "venue-app", ClientSecret: "venue-app-secret",
-		MemcacheServers: []string{mc.Addr()}}
+		MemcacheServers: []string{mc.Addr()}, Memcache: patient}
 	before := base
 	before.Secret = old
 	first := base // deploy 1: the new secret is read, not yet written

@@ -12,7 +12,6 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/authgate/authgate/authn"
-	"github.com/authgate/authgate/cache"
 	"github.com/authgate/authgate/claims"
 	"github.com/authgate/authgate/idptest"
 	"github.com/authgate/authgate/internal/memcachedtest"
@@ -116,7 +115,7 @@ func TestTraceSetup(t *testing.T) {
 	mc := memcachedtest.Start(t)
 	rec := tracingtest.New(t)
 	g := setup(t, authn.SetupConfig{Issuer: idp.Issuer(), Audience: api, ClientID: "venue-app", ClientSecret: "venue-app-secret",
-		MemcacheServers: []string{mc.Addr()}, Memcache: cache.ClusterConfig{ReadTimeout: time.Second, WriteTimeout: time.Second}, Secret: []byte(secret)}, authn.WithTracerProvider(rec))
+		MemcacheServers: []string{mc.Addr()}, Memcache: patient, Secret: []byte(secret)}, authn.WithTracerProvider(rec))
 	if f := rec.One(t, "authgate.jwks.fetch"); tracingtest.Attrs(f)["authgate.jwks.trigger"] != "start" {
 		t.Errorf("Setup's key-set fetch: %v", tracingtest.Attrs(f))
 	}
