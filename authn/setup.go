@@ -101,6 +101,16 @@ type SetupConfig struct {
 	// PublicURL is the base URL clients reach the service at, which DPoP
 	// proofs must name (see middleware.Config.PublicURL).
 	PublicURL string
+	// DPoPProofs tunes the proofs' checks when DPoP is on: the algorithms
+	// allowed, their age and leeway, and server nonces (NonceSecret, the
+	// same on every instance). Zero values are tokenvalidator.DPoPConfig's
+	// defaults: no nonces.
+	DPoPProofs tokenvalidator.DPoPConfig
+	// DPoPReplay tunes the memory of the proofs seen: its size and, with
+	// RequireShared, a 503 rather than this process's memory alone while
+	// memcached is out (a proof replayed at another instance then cannot
+	// pass). Zero values are cache.ReplayConfig's defaults.
+	DPoPReplay cache.ReplayConfig
 	// Cache holds the Authenticator's settings: cache lifetimes and sizes,
 	// revocation, leases.
 	Cache Config
@@ -398,14 +408,14 @@ func (g *Gate) middleware(cfg SetupConfig, a *Authenticator, shared *cache.Memca
 	if cfg.DPoP == middleware.DPoPOff {
 		return middleware.New(a, mcfg)
 	}
-	replay := cache.NewReplay(cache.ReplayConfig{})
+	replay := cache.NewReplay(cfg.DPoPReplay)
 	if shared != nil {
 		var err error
-		if replay, err = cache.NewSharedReplay(shared, cache.ReplayConfig{}); err != nil {
+		if replay, err = cache.NewSharedReplay(shared, cfg.DPoPReplay); err != nil {
 			return nil, err
 		}
 	}
-	proofs, err := tokenvalidator.NewDPoP(replay, tokenvalidator.DPoPConfig{}, vopts...)
+	proofs, err := tokenvalidator.NewDPoP(replay, cfg.DPoPProofs, vopts...)
 	if err != nil {
 		return nil, err
 	}
