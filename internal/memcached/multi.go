@@ -56,8 +56,8 @@ func (c *Cluster) GetMulti(ctx context.Context, keys []string) ([]Copies, error)
 	}
 	fetch := func(b *batch) {
 		var items map[string]*memcache.Item
-		err := c.do(ctx, b.n, "get", false, func(mc *memcache.Client) (err error) {
-			items, err = mc.GetMulti(b.keys)
+		err := c.do(ctx, b.n, "get", false, func(*memcache.Client) (err error) {
+			items, err = b.n.multi.getMulti(b.keys)
 			return err
 		})
 		for j, s := range b.slots {
