@@ -15,7 +15,10 @@ import (
 // keys are grouped by node, each node that is up gets one "gets k1 k2 …",
 // and the nodes are asked at once. It returns one Copies per key, in the
 // order of keys, and fails only when no node answered for any key; a key
-// none of whose nodes answered has both Errs set.
+// none of whose nodes answered has both Errs set. Its items carry no CAS
+// id. The last node is read in the caller's goroutine, over connections of
+// the node's own (see getter), so that reading one node starts no
+// goroutine.
 //
 // Reading both copies costs no round trip more than reading one: the
 // nodes are asked at once, and a node holding either copy of any key is
