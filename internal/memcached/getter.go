@@ -49,10 +49,10 @@ func newGetter(addr string, timeout time.Duration, maxIdle int) (*getter, error)
 	return g, nil
 }
 
-// getMulti returns the items of keys the node holds, by key. Its errors are
-// those of the connection (a timeout is a net.Error whose Timeout is true)
-// or a malformed answer.
-func (g *getter) getMulti(keys []string) (map[string]*memcache.Item, error) {
+// getMulti returns the items the node holds of keys, aligned with keys (nil
+// for a miss). Its errors are those of the connection (a timeout is a
+// net.Error whose Timeout is true) or a malformed answer.
+func (g *getter) getMulti(keys []string) ([]*memcache.Item, error) {
 	for _, k := range keys {
 		if !legalKey(k) {
 			return nil, memcache.ErrMalformedKey
@@ -131,7 +131,8 @@ var (
 )
 
 // gets sends "gets k1 k2 …" and reads the answer, all before deadline.
-func (cn *getConn) gets(keys []string, deadline time.Time) (map[string]*memcache.Item, error) {
+// memcached answers the keys it holds in the order asked.
+func (cn *getConn) gets(keys []string, deadline time.Time) ([]*memcache.Item, error) {
 	if err := cn.nc.SetDeadline(deadline); err != nil {
 		return nil, err
 	}
@@ -144,7 +145,8 @@ func (cn *getConn) gets(keys []string, deadline time.Time) (map[string]*memcache
 	if err := cn.rw.Flush(); err != nil {
 		return nil, err
 	}
-	items := make(map[string]*memcache.Item, len(keys))
+	items := make([]*memcache.Item, len(keys))
+	next := 0 // the first key not yet answered
 	for {
 		line, err := cn.rw.ReadSlice('\n')
 		if err != nil {
@@ -153,9 +155,15 @@ func (cn *getConn) gets(keys []string, deadline time.Time) (map[string]*memcache
 		if bytes.Equal(line, end) {
 			return items, nil
 		}
-		it, size, err := parseValueLine(line)
+		key, flags, size, err := parseValueLine(line)
 		if err != nil {
 			return nil, err
+		}
+		for next < len(keys) && keys[next] != string(key) {
+			next++
+		}
+		if next == len(keys) {
+			return nil, fmt.Errorf("memcached: gets: answer for a key not asked, or out of order: %.40q", line)
 		}
 		v := make([]byte, size+len(crlf))
 		if _, err := io.ReadFull(cn.rw, v); err != nil {
@@ -164,27 +172,32 @@ func (cn *getConn) gets(keys []string, deadline time.Time) (map[string]*memcache
 		if !bytes.HasSuffix(v, crlf) {
 			return nil, errors.New("memcached: gets: value not followed by CRLF")
 		}
-		it.Value = v[:size]
-		items[it.Key] = it
+		items[next] = &memcache.Item{Key: keys[next], Value: v[:size], Flags: flags}
+		next++
 	}
 }
 
 // parseValueLine reads "VALUE <key> <flags> <bytes> <cas>\r\n" (the CAS id,
 // which gets sends, is not kept).
-func parseValueLine(line []byte) (*memcache.Item, int, error) {
+func parseValueLine(line []byte) (key []byte, flags uint32, size int, err error) {
 	rest, ok := bytes.CutPrefix(line, valueP)
 	rest, ok2 := bytes.CutSuffix(rest, crlf)
-	if !ok || !ok2 {
-		return nil, 0, fmt.Errorf("memcached: gets: unexpected answer %.40q", line)
+	var f [4][]byte
+	for i := range f {
+		if i < len(f)-1 {
+			f[i], rest, ok2 = bytes.Cut(rest, []byte{' '})
+		} else {
+			f[i] = rest
+		}
+		if !ok || !ok2 || len(f[i]) == 0 {
+			return nil, 0, 0, fmt.Errorf("memcached: gets: unexpected answer %.40q", line)
+		}
 	}
-	f := bytes.Fields(rest)
-	if len(f) != 4 {
-		return nil, 0, fmt.Errorf("memcached: gets: malformed VALUE line %.40q", line)
-	}
-	flags, err1 := strconv.ParseUint(string(f[1]), 10, 32)
+	fl, err1 := strconv.ParseUint(string(f[1]), 10, 32)
 	size, err2 := strconv.Atoi(string(f[2]))
-	if err1 != nil || err2 != nil || size < 0 || size > maxValueLen {
-		return nil, 0, fmt.Errorf("memcached: gets: malformed VALUE line %.40q", line)
+	_, err3 := strconv.ParseUint(string(f[3]), 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil || size < 0 || size > maxValueLen {
+		return nil, 0, 0, fmt.Errorf("memcached: gets: malformed VALUE line %.40q", line)
 	}
-	return &memcache.Item{Key: string(f[0]), Flags: uint32(flags)}, size, nil
+	return f[0], uint32(fl), size, nil
 }

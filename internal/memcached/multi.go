@@ -50,7 +50,7 @@ func (c *Cluster) GetMulti(ctx context.Context, keys []string) ([]Copies, error)
 				}
 			}
 			if b == nil {
-				b = &batch{n: n}
+				b = &batch{n: n, keys: make([]string, 0, len(keys)), slots: make([]slot, 0, len(keys))}
 				batches = append(batches, b)
 			}
 			b.keys = append(b.keys, key)
@@ -58,7 +58,7 @@ func (c *Cluster) GetMulti(ctx context.Context, keys []string) ([]Copies, error)
 		}
 	}
 	fetch := func(b *batch) {
-		var items map[string]*memcache.Item
+		var items []*memcache.Item
 		err := c.do(ctx, b.n, "get", false, func(*memcache.Client) (err error) {
 			items, err = b.n.multi.getMulti(b.keys)
 			return err
@@ -68,7 +68,7 @@ func (c *Cluster) GetMulti(ctx context.Context, keys []string) ([]Copies, error)
 				cps[s.key].Errs[s.copy] = err
 				continue
 			}
-			cps[s.key].Items[s.copy] = items[b.keys[j]]
+			cps[s.key].Items[s.copy] = items[j]
 		}
 	}
 	var wg sync.WaitGroup
