@@ -76,10 +76,12 @@ type Config struct {
 	// the provider; the others read its answer from the shared tier) before
 	// it asks the provider itself. Default 1s.
 	LeaseWait time.Duration
-	// ValidationTimeout bounds one shared validation (shared tier, provider,
-	// enricher). It runs on a context of its own, so that no caller giving
-	// up — the one that started it included — fails the others waiting for
-	// it. Default 10s.
+	// ValidationTimeout bounds the part of one shared validation that asks
+	// the provider or the enricher. That part runs on a context of its own,
+	// so that no caller giving up — the one that started it included —
+	// fails the others waiting for it. (The rest — the shared tier, bounded
+	// by the cluster's timeouts, and a signature check with a key already
+	// held — runs in the request that started the validation.) Default 10s.
 	ValidationTimeout time.Duration
 }
 
@@ -304,17 +306,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*claims
 func (a *Authenticator) miss(ctx context.Context, token string, d cache.Digest) (*claims.Principal, error) {
 	f, leader := a.flights.join(d)
 	if leader {
-		// The validation must not end with its caller: it keeps the
-		// caller's values (trace ids) but not its cancellation, and it runs
-		// apart so that the caller, too, can leave at its own deadline.
-		vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.ValidationTimeout)
-		if a.o.tracer != nil {
-			vctx = a.startValidation(ctx, vctx, token)
-		}
-		a.workers.run(func() {
-			defer cancel()
-			a.fly(vctx, token, d, f)
-		})
+		a.lead(ctx, token, d, f)
 	} else {
 		a.m.sharedWaits.Inc()
 	}
@@ -327,8 +319,43 @@ func (a *Authenticator) miss(ctx context.Context, token string, d cache.Digest) 
 	return f.p, f.err
 }
 
-// fly is the one validation of a token that missed the in-process tier; it
-// ends by landing the flight.
+// lead runs the flight f: in the leader's goroutine as far as it needs
+// neither the provider nor the enricher — what this process remembers, the
+// shared tier (whose calls the cluster's timeouts bound) and a validation
+// without I/O (see tokenvalidator.LocalValidator) — and from there on a
+// worker, so that a hit or a local signature check costs no goroutine
+// handoff while the leader, too, can leave at its own deadline when the
+// provider is asked. The validation keeps the caller's values (trace ids)
+// but not its cancellation: it must not end with its caller.
+func (a *Authenticator) lead(ctx context.Context, token string, d cache.Digest, f *flight) {
+	qctx := context.WithoutCancel(ctx)
+	if a.o.tracer != nil {
+		qctx = a.startValidation(ctx, qctx, token)
+	}
+	v, decided := verdict{err: errAbandoned}, true
+	defer func() {
+		// A panic lands the flight as abandoned (the waiters retry) on its
+		// way up the leader's stack.
+		if decided {
+			if a.o.tracer != nil {
+				endValidation(trace.SpanFromContext(qctx), v)
+			}
+			a.land(d, f, v)
+		}
+	}()
+	v, decided = a.quick(qctx, token, d)
+	if decided {
+		return
+	}
+	vctx, cancel := context.WithTimeout(qctx, a.cfg.ValidationTimeout)
+	a.workers.run(func() {
+		defer cancel()
+		a.fly(vctx, token, d, f)
+	})
+}
+
+// fly is the part of a flight that needs the provider or the enricher, on
+// a worker; it ends by landing the flight.
 func (a *Authenticator) fly(ctx context.Context, token string, d cache.Digest, f *flight) {
 	v := verdict{err: errAbandoned}
 	defer func() {
@@ -342,7 +369,7 @@ func (a *Authenticator) fly(ctx context.Context, token string, d cache.Digest, f
 		}
 		a.land(d, f, v)
 	}()
-	v = a.resolve(ctx, token, d)
+	v = a.validate(ctx, token, d)
 }
 
 // verdict is what a flight found: a Principal and until when this process
@@ -353,26 +380,38 @@ type verdict struct {
 	err         error
 }
 
-// resolve asks, in turn, what this process remembers, the shared tier and
-// the validator.
-func (a *Authenticator) resolve(ctx context.Context, token string, d cache.Digest) verdict {
+// quick asks, in turn, what this process remembers, the shared tier and,
+// when it can answer without I/O and there is no enricher, the validator.
+// decided is false when the validation must ask the provider or the
+// enricher.
+func (a *Authenticator) quick(ctx context.Context, token string, d cache.Digest) (v verdict, decided bool) {
 	now := a.o.now()
 	// A flight that landed just before this one started has filled memory.
 	if p, ok := a.memory.Get(d, now); ok {
-		return verdict{p: p}
+		return verdict{p: p}, true
 	}
 	if _, ok := a.revoked.Get(d, now); ok {
-		return verdict{err: errRevoked}
+		return verdict{err: errRevoked}, true
 	}
 	if err, ok := a.negative.Get(d, now); ok {
-		return verdict{err: err}
+		return verdict{err: err}, true
 	}
 	if a.sharedFor(token) {
 		if v, found := a.fromShared(ctx, token, d, now); found {
-			return v
+			return v, true
 		}
 	}
-	return a.validate(ctx, token, d, now)
+	lv, ok := a.validator.(tokenvalidator.LocalValidator)
+	if !ok || a.o.enricher != nil {
+		return v, false
+	}
+	start := time.Now()
+	res, err := lv.ValidateLocal(ctx, token)
+	if errors.Is(err, tokenvalidator.ErrNotLocal) {
+		return v, false
+	}
+	a.m.observeValidation(token, time.Since(start))
+	return a.judge(ctx, token, d, now, res, err), true
 }
 
 // land ends f with v: unless the token was invalidated while it flew, or
@@ -472,7 +511,10 @@ func (a *Authenticator) fromShared(ctx context.Context, token string, d cache.Di
 	return verdict{p: hit, memoryUntil: earliest(until, now.Add(a.cfg.MemoryTTL))}, true
 }
 
-func (a *Authenticator) validate(ctx context.Context, token string, d cache.Digest, now time.Time) verdict {
+// validate asks the validator, which may call the provider, and the
+// enricher.
+func (a *Authenticator) validate(ctx context.Context, token string, d cache.Digest) verdict {
+	now := a.o.now()
 	if a.sharedFor(token) && !tokenvalidator.LooksLikeJWT(token) {
 		// An opaque token costs a provider call: one instance asks, the
 		// others wait for its answer in the shared tier.
@@ -490,6 +532,13 @@ func (a *Authenticator) validate(ctx context.Context, token string, d cache.Dige
 	if err == nil && a.o.enricher != nil {
 		err = a.enrich(ctx, res.Principal)
 	}
+	return a.judge(ctx, token, d, now, res, err)
+}
+
+// judge turns a validation's answer into the flight's verdict: an invalid
+// token is remembered, a valid one checked against the shared tier's
+// revocation marks and stored there.
+func (a *Authenticator) judge(ctx context.Context, token string, d cache.Digest, now time.Time, res tokenvalidator.Result, err error) verdict {
 	if err != nil {
 		if errors.Is(err, claims.ErrInvalidToken) {
 			a.negative.Set(d, err, now.Add(a.cfg.NegativeTTL))

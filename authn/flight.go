@@ -12,11 +12,13 @@ import (
 // flights lets one validation per token run at a time; the others wait
 // for its verdict.
 //
-// A validation runs on a worker (see workers), on a context of its own
-// bounded by ValidationTimeout, so that no caller's cancellation fails the
-// requests waiting for it; every caller, the one that started it included,
-// waits on its own context. Invalidate marks the flight of a token it
-// revokes, under mu, and the flight keeps nothing of a marked run.
+// The leader runs what needs neither the provider nor the enricher itself
+// (see Authenticator.lead); the rest runs on a worker (see workers), on a
+// context of its own bounded by ValidationTimeout, so that no caller's
+// cancellation fails the requests waiting for it; every caller, the one
+// that started it included, then waits on its own context. Invalidate
+// marks the flight of a token it revokes, under mu, and the flight keeps
+// nothing of a marked run.
 type flights struct {
 	mu sync.Mutex // guards m, every flight's revoked, and the memory writes of landing flights
 	m  map[cache.Digest]*flight

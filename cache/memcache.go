@@ -222,11 +222,14 @@ type Lookup struct {
 func (c *Memcache) GetMulti(ctx context.Context, ds []Digest) ([]Lookup, error) {
 	// Every key name has the same length: ds[i]'s is names[i*n : (i+1)*n].
 	n := len(c.codec.prefix) + encodedNameLen
-	keys := make([]string, len(ds))
 	names := make([]byte, 0, len(ds)*n)
-	for i, d := range ds {
+	for _, d := range ds {
 		names = c.codec.appendKeyName(names, d)
-		keys[i] = string(names[i*n:])
+	}
+	all := string(names) // one copy for every key
+	keys := make([]string, len(ds))
+	for i := range ds {
+		keys[i] = all[i*n : (i+1)*n]
 	}
 	cps, err := c.c.GetMulti(ctx, keys)
 	if err != nil {

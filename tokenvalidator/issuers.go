@@ -46,6 +46,15 @@ func (is *Issuers) Validate(ctx context.Context, token string) (Result, error) {
 	return v.Validate(ctx, token)
 }
 
+// ValidateLocal hands token to the [JWKS.ValidateLocal] of its issuer.
+func (is *Issuers) ValidateLocal(ctx context.Context, token string) (Result, error) {
+	v, err := is.route(token)
+	if err != nil {
+		return Result{}, err
+	}
+	return v.ValidateLocal(ctx, token)
+}
+
 // VerifyIgnoringExpiry hands token to its issuer's [JWKS.VerifyIgnoringExpiry].
 func (is *Issuers) VerifyIgnoringExpiry(ctx context.Context, token string) (*claims.Principal, error) {
 	v, err := is.route(token)

@@ -87,9 +87,9 @@ type JWKS struct {
 	allowed map[jwa.SignatureAlgorithm]bool
 	keys    *keySet
 	o       options
-	// The key providers of jws.Verify, made once: a pointer to one fits in
-	// an interface without an allocation per token.
-	requested, issued keyProvider
+	// The key providers of jws.Verify, one per verifyMode, made once: a
+	// pointer to one fits in an interface without an allocation per token.
+	providers [numVerifyModes]keyProvider
 }
 
 // NewJWKS checks cfg, makes the first fetch of the issuer's keys, waiting
@@ -106,7 +106,9 @@ func NewJWKS(ctx context.Context, cfg JWKSConfig, opts ...Option) (*JWKS, error)
 	}
 	o := buildOptions(cfg.FetchTimeout, opts)
 	v := &JWKS{cfg: cfg, allowed: allowed, keys: newKeySet(cfg, allowed, o), o: o}
-	v.requested, v.issued = keyProvider{v: v}, keyProvider{v: v, issued: true}
+	for m := range v.providers {
+		v.providers[m] = keyProvider{v: v, mode: verifyMode(m)}
+	}
 	if err := v.keys.start(ctx); err != nil {
 		o.logger.Warn("tokenvalidator: no keys yet; fetching again after a backoff", zap.String("issuer", cfg.Issuer), zap.Error(err))
 	}
@@ -216,6 +218,18 @@ func (v *JWKS) Validate(ctx context.Context, token string) (Result, error) {
 	return Result{Principal: p, CacheUntil: p.ExpiresAt}, nil
 }
 
+// ValidateLocal is Validate without I/O: the same checks and the same
+// answer, or ErrNotLocal when the answer needs the provider — the token's
+// kid is not in the key set held (or none is held yet), so a fetch may be
+// due. See [LocalValidator].
+func (v *JWKS) ValidateLocal(ctx context.Context, token string) (Result, error) {
+	p, err := v.verify(ctx, token, verifyLocal)
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Principal: p, CacheUntil: p.ExpiresAt}, nil
+}
+
 // VerifyIgnoringExpiry makes every check of Validate but exp's: a refresh
 // endpoint must accept an expired access token whose signature, issuer and
 // audience still hold. Never use it to authorize a request.
@@ -244,36 +258,51 @@ const (
 	verifyValidate       verifyMode = iota // Validate: every check
 	verifyIgnoringExpiry                   // VerifyIgnoringExpiry: all but exp
 	verifyIssued                           // VerifyIssued: all but exp; unknown kids fetch at once
+	verifyLocal                            // ValidateLocal: every check; no key-set fetch
+	numVerifyModes
 )
 
 func (v *JWKS) verify(ctx context.Context, token string, mode verifyMode) (*claims.Principal, error) {
 	if len(token) > v.cfg.MaxTokenBytes {
 		return nil, invalid(claims.ReasonTooLarge, nil)
 	}
-	if _, _, _, err := splitCompact(token); err != nil {
+	header, payload, signature, err := splitCompact(token)
+	if err != nil {
 		return nil, invalid(claims.ReasonMalformed, err)
 	}
-	kp := &v.requested
-	if mode == verifyIssued {
-		kp = &v.issued
+	var body []byte
+	if h, ok := parseHeader(header); ok {
+		body, err = v.verifyCompact(ctx, token, h, payload, signature, mode)
+	} else {
+		body, err = v.verifyJWS(ctx, token, mode)
 	}
-	payload, err := jws.Verify([]byte(token), jws.WithKeyProvider(kp), jws.WithContext(ctx))
 	if err != nil {
-		return nil, verifyError(err)
+		return nil, err
 	}
-	p, err := v.cfg.Mapping.Decode(payload)
+	p, err := v.cfg.Mapping.Decode(body)
 	if err != nil {
 		return nil, fmt.Errorf("tokenvalidator: %w", err)
 	}
-	if err := v.checkClaims(p, mode == verifyValidate); err != nil {
+	if err := v.checkClaims(p, mode == verifyValidate || mode == verifyLocal); err != nil {
 		return nil, err
 	}
 	if v.cfg.RequireType {
-		if err := requireRFC9068(p, payload); err != nil {
+		if err := requireRFC9068(p, body); err != nil {
 			return nil, err
 		}
 	}
 	return p, nil
+}
+
+// verifyJWS verifies token with jws.Verify, for the headers parseHeader
+// leaves to jwx (members beside alg, kid and typ, escapes, non-ASCII), and
+// returns its payload.
+func (v *JWKS) verifyJWS(ctx context.Context, token string, mode verifyMode) ([]byte, error) {
+	payload, err := jws.Verify([]byte(token), jws.WithKeyProvider(&v.providers[mode]), jws.WithContext(ctx))
+	if err != nil {
+		return nil, verifyError(err)
+	}
+	return payload, nil
 }
 
 // verifyError sorts a jws.Verify failure into the reasons callers see.
@@ -338,12 +367,15 @@ func requireRFC9068(p *claims.Principal, payload []byte) error {
 // may verify it. Doing the checks here, rather than with jwt.WithKeySet,
 // closes jwx's gap of not comparing the header alg with the key's.
 type keyProvider struct {
-	v      *JWKS
-	issued bool // the token comes from the token endpoint (VerifyIssued)
+	v    *JWKS
+	mode verifyMode
 }
 
 func (kp *keyProvider) FetchKeys(ctx context.Context, sink jws.KeySink, sig *jws.Signature, msg *jws.Message) error {
-	alg, key, err := kp.v.selectKey(ctx, sig.ProtectedHeaders(), kp.issued, msg.Payload())
+	h := sig.ProtectedHeaders()
+	_, b64 := h.Get("b64")
+	jh := joseHeader{alg: h.Algorithm(), kid: h.KeyID(), typ: h.Type(), cty: h.ContentType(), crit: len(h.Critical()) > 0, b64: b64}
+	alg, key, err := kp.v.selectKey(ctx, jh, kp.mode, msg.Payload())
 	if err != nil {
 		return providerError{err}
 	}
@@ -351,33 +383,47 @@ func (kp *keyProvider) FetchKeys(ctx context.Context, sink jws.KeySink, sig *jws
 	return nil
 }
 
+// joseHeader is what selectKey reads of a protected header.
+type joseHeader struct {
+	alg           jwa.SignatureAlgorithm
+	kid, typ, cty string
+	crit          bool // a non-empty crit member
+	b64           bool // a b64 member, whatever its value
+}
+
 // selectKey checks the protected header and returns the algorithm and the one
 // key that may verify the signature. payload (unverified) is read only when
-// the kid is unknown.
-func (v *JWKS) selectKey(ctx context.Context, h jws.Headers, issued bool, payload []byte) (jwa.SignatureAlgorithm, any, error) {
-	alg := h.Algorithm()
+// the kid is unknown, which in verifyLocal mode is ErrNotLocal.
+func (v *JWKS) selectKey(ctx context.Context, h joseHeader, mode verifyMode, payload []byte) (jwa.SignatureAlgorithm, any, error) {
+	alg := h.alg
 	switch {
 	case !v.allowed[alg]:
 		return "", nil, invalid(claims.ReasonAlgorithm, nil)
-	case h.ContentType() != "":
+	case h.cty != "":
 		return "", nil, invalid(claims.ReasonType, errors.New("cty header: nested JWTs are not accepted"))
-	case !v.typeAllowed(h.Type()):
+	case !v.typeAllowed(h.typ):
 		return "", nil, invalid(claims.ReasonType, nil)
-	case len(h.Critical()) > 0:
+	case h.crit:
 		return "", nil, invalid(claims.ReasonMalformed, errors.New("crit header: no extension is understood"))
-	}
-	if _, ok := h.Get("b64"); ok {
+	case h.b64:
 		return "", nil, invalid(claims.ReasonMalformed, errors.New("b64 header is not supported"))
 	}
 	if isHMAC(alg) {
 		return alg, v.cfg.SharedSecret, nil
 	}
-	if h.KeyID() == "" {
+	if h.kid == "" {
 		return "", nil, invalid(claims.ReasonUnknownKey, errors.New("no kid header"))
 	}
-	key, err := v.keys.key(ctx, h.KeyID(), issued, payload)
-	if err != nil {
-		return "", nil, err
+	var key *verifyKey
+	if mode == verifyLocal {
+		if key = v.keys.lookup(h.kid); key == nil {
+			return "", nil, ErrNotLocal
+		}
+	} else {
+		var err error
+		if key, err = v.keys.key(ctx, h.kid, mode == verifyIssued, payload); err != nil {
+			return "", nil, err
+		}
 	}
 	if alg != key.alg {
 		return "", nil, invalid(claims.ReasonAlgorithm, errors.New("alg is not the key's"))

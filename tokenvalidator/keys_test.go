@@ -377,3 +377,46 @@ func TestIssuers(t *testing.T) {
 		t.Error("the same issuer twice was accepted")
 	}
 }
+
+// TestValidateLocal: ValidateLocal answers as Validate does — the
+// Principal, or the same rejection — whenever the token's key is held, and
+// ErrNotLocal, without a fetch, when its kid is unknown; Issuers and Auto
+// pass it on, and Auto answers ErrNotLocal for a validator that is no
+// LocalValidator.
+func TestValidateLocal(t *testing.T) {
+	idp, v := newJWKS(t)
+	ctx := context.Background()
+	c := aliceClaims(t, idp)
+	expired := aliceClaims(t, idp)
+	expired["exp"] = idp.Now().Add(-time.Hour).Unix()
+	is, err := tokenvalidator.NewIssuers(newValidator(t, idp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, lv := range map[string]tokenvalidator.LocalValidator{
+		"JWKS": v, "Issuers": is, "Auto": tokenvalidator.Auto{JWT: v},
+	} {
+		t.Run(name, func(t *testing.T) {
+			for _, tok := range []string{mint(t, idp, c), mint(t, idp, expired), mint(t, idp, c, idptest.WithHeader("typ", "id+jwt"))} {
+				want, wantErr := lv.Validate(ctx, tok)
+				got, err := lv.ValidateLocal(ctx, tok)
+				wr, _ := claims.ReasonOf(wantErr)
+				gr, _ := claims.ReasonOf(err)
+				if (err == nil) != (wantErr == nil) || gr != wr || err == nil && got.Principal.Subject != want.Principal.Subject {
+					t.Errorf("ValidateLocal: %v, %v; Validate: %v, %v", got.Principal, err, want.Principal, wantErr)
+				}
+			}
+			fetches := idp.Calls(idptest.EndpointJWKS)
+			if _, err := lv.ValidateLocal(ctx, mint(t, idp, c, unknownKey(t)...)); !errors.Is(err, tokenvalidator.ErrNotLocal) {
+				t.Errorf("an unknown kid: %v, want ErrNotLocal", err)
+			}
+			if n := idp.Calls(idptest.EndpointJWKS) - fetches; n != 0 {
+				t.Errorf("ValidateLocal fetched the key set %d times", n)
+			}
+		})
+	}
+	opaque := tokenvalidator.Auto{JWT: v, Opaque: newIntrospection(t, idp)}
+	if _, err := opaque.ValidateLocal(ctx, idp.OpaqueToken(c)); !errors.Is(err, tokenvalidator.ErrNotLocal) {
+		t.Errorf("an opaque token: %v, want ErrNotLocal", err)
+	}
+}

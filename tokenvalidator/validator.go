@@ -2,6 +2,7 @@ package tokenvalidator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -30,6 +31,23 @@ type Validator interface {
 	// entries to it.
 	Policy() Policy
 }
+
+// LocalValidator is a Validator that can also answer without any I/O when
+// it needs nothing from the provider, so that a caller may run such a
+// validation in its own goroutine and hand only the others to a worker.
+// [JWKS], [Issuers] and [Auto] (when the validator a token goes to is one)
+// implement it.
+type LocalValidator interface {
+	Validator
+	// ValidateLocal returns what Validate would, without I/O, or
+	// ErrNotLocal when the answer needs a call to the provider.
+	ValidateLocal(ctx context.Context, token string) (Result, error)
+}
+
+// ErrNotLocal is ValidateLocal's answer when the token cannot be judged
+// without a call to the provider: call Validate. It is neither an invalid
+// token nor an unavailable provider.
+var ErrNotLocal = errors.New("tokenvalidator: the token cannot be validated without the provider")
 
 // Result is a successful validation.
 type Result struct {

@@ -62,3 +62,44 @@ func BenchmarkGet(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkGetMulti reads an entry and three absent keys (a token's entry
+// and its revocation marks) from one memcached: gomemcache's Get of the
+// entry alone, gomemcache's GetMulti of the four (which starts a goroutine
+// per call), and a Cluster's GetMulti of the four (one gets, in the
+// caller's goroutine).
+func BenchmarkGetMulti(b *testing.B) {
+	mc := memcachedtest.Start(b)
+	cluster, err := memcached.NewCluster(nodes(mc.Addr()), memcached.ClusterConfig{ReadTimeout: time.Second, WriteTimeout: time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cluster.Close()
+	plain := memcache.New(mc.Addr())
+	plain.Timeout, plain.MaxIdleConns = time.Second, 64
+	var keys []string
+	for i := range 4 {
+		keys = append(keys, fmt.Sprintf("ag1:prod/venue-api:%093d", i))
+	}
+	if err := plain.Set(&memcache.Item{Key: keys[0], Value: make([]byte, 500), Expiration: 600}); err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, bc := range []struct {
+		name string
+		get  func() error
+	}{
+		{"gomemcache-get-1", func() error { _, err := plain.Get(keys[0]); return err }},
+		{"gomemcache-getmulti-4", func() error { _, err := plain.GetMulti(keys); return err }},
+		{"cluster-getmulti-4", func() error { _, err := cluster.GetMulti(ctx, keys); return err }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := bc.get(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -82,6 +82,7 @@ type Cluster struct {
 type node struct {
 	addr        string
 	read, write *memcache.Client
+	multi       *getter // the multi-key reads (GetMulti)
 	b           *breaker
 
 	mu       sync.Mutex    // guards hints, lost, rejoined and probing, and b's closing (see rejoin)
@@ -126,10 +127,15 @@ func NewCluster(nodes []Node, cfg ClusterConfig) (*Cluster, error) {
 		if err != nil {
 			return nil, err
 		}
+		multi, err := newGetter(nd.Addr, cfg.ReadTimeout, cfg.MaxIdleConns)
+		if err != nil {
+			return nil, err
+		}
 		c.nodes = append(c.nodes, &node{
 			addr:  nd.Addr,
 			read:  read,
 			write: write,
+			multi: multi,
 			b:     &breaker{threshold: int32(min(cfg.BreakerThreshold, 1<<31-1))},
 		})
 	}
@@ -160,7 +166,7 @@ func (c *Cluster) Close() error {
 	c.wg.Wait()
 	var errs []error
 	for _, n := range c.nodes {
-		errs = append(errs, n.read.Close(), n.write.Close())
+		errs = append(errs, n.read.Close(), n.write.Close(), n.multi.close())
 	}
 	return errors.Join(errs...)
 }

@@ -15,7 +15,10 @@ import (
 // keys are grouped by node, each node that is up gets one "gets k1 k2 …",
 // and the nodes are asked at once. It returns one Copies per key, in the
 // order of keys, and fails only when no node answered for any key; a key
-// none of whose nodes answered has both Errs set.
+// none of whose nodes answered has both Errs set. Its items carry no CAS
+// id. The last node is read in the caller's goroutine, over connections of
+// the node's own (see getter), so that reading one node starts no
+// goroutine.
 //
 // Reading both copies costs no round trip more than reading one: the
 // nodes are asked at once, and a node holding either copy of any key is
@@ -47,7 +50,7 @@ func (c *Cluster) GetMulti(ctx context.Context, keys []string) ([]Copies, error)
 				}
 			}
 			if b == nil {
-				b = &batch{n: n}
+				b = &batch{n: n, keys: make([]string, 0, len(keys)), slots: make([]slot, 0, len(keys))}
 				batches = append(batches, b)
 			}
 			b.keys = append(b.keys, key)
@@ -55,11 +58,15 @@ func (c *Cluster) GetMulti(ctx context.Context, keys []string) ([]Copies, error)
 		}
 	}
 	fetch := func(b *batch) {
-		var items map[string]*memcache.Item
+		var items []*memcache.Item
 		var found int
-		err := c.do(ctx, b.n, "get", false, func(mc *memcache.Client) (err error) {
-			items, err = mc.GetMulti(b.keys)
-			found = len(items)
+		err := c.do(ctx, b.n, "get", false, func(*memcache.Client) (err error) {
+			items, err = b.n.multi.getMulti(b.keys)
+			for _, it := range items {
+				if it != nil {
+					found++
+				}
+			}
 			return err
 		}, &found)
 		for j, s := range b.slots {
@@ -67,7 +74,7 @@ func (c *Cluster) GetMulti(ctx context.Context, keys []string) ([]Copies, error)
 				cps[s.key].Errs[s.copy] = err
 				continue
 			}
-			cps[s.key].Items[s.copy] = items[b.keys[j]]
+			cps[s.key].Items[s.copy] = items[j]
 		}
 	}
 	var wg sync.WaitGroup

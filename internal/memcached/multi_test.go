@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/bradfitz/gomemcache/memcache"
 
@@ -103,6 +104,40 @@ func TestGetMultiNodeOut(t *testing.T) {
 	})
 	if _, err := c.GetMulti(ctx, []string{key}); err == nil {
 		t.Fatal("GetMulti with every node out: no error")
+	}
+}
+
+// TestGetMultiHungNode: a node that hangs costs one read timeout — the
+// read that finds it hung takes it out — and later reads skip it, answering
+// from the other copy at once.
+func TestGetMultiHungNode(t *testing.T) {
+	cfg := testConfig
+	cfg.ReadTimeout = 100 * time.Millisecond
+	cfg.BreakerCooldown = time.Hour // no probe puts it back during the test
+	servers, c, _ := newCluster(t, 2, cfg)
+	ctx := context.Background()
+	hung := servers.Addrs()[0]
+	key := keyOn(t, c, hung, 0)
+	if _, err := c.SetReplicated(ctx, item(key, "mark")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetMulti(ctx, []string{key}); err != nil { // a pooled connection to the node
+		t.Fatal(err)
+	}
+	servers.Server(hung).Pause()
+	t.Cleanup(servers.Server(hung).Resume)
+	start := time.Now()
+	cps, err := c.GetMulti(ctx, []string{key})
+	if d := time.Since(start); err != nil || d < cfg.ReadTimeout || d > 10*cfg.ReadTimeout {
+		t.Fatalf("the read that finds the node hung: %v after %v, want the other copy after one timeout", err, d)
+	}
+	if cps[0].Errs[0] == nil || string(cps[0].Item().Value) != "mark" || up(c, hung) {
+		t.Fatalf("%+v, node up: %v; want the node out and the other copy", cps[0], up(c, hung))
+	}
+	start = time.Now()
+	cps, err = c.GetMulti(ctx, []string{key})
+	if d := time.Since(start); err != nil || !errors.Is(cps[0].Errs[0], memcached.ErrBreakerOpen) || d > cfg.ReadTimeout/2 {
+		t.Fatalf("the next read: %+v, %v after %v; want the node skipped", cps[0], err, d)
 	}
 }
 

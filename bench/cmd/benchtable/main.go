@@ -109,7 +109,8 @@ func write(w io.Writer, rows []*row) {
 	goal("L1 hit: go-jwt-middleware ÷ authgate", gjm, l1, nsRatio, "≥ 50", func(v float64) bool { return v >= 50 })
 	goal("L1 hit: allocs beyond the bare handler", l1, floor, func(a, b *row) float64 { return a.allocs - b.allocs }, "≤ 2", func(v float64) bool { return v <= 2 })
 	goal("L2 hit ÷ raw gomemcache Get", l2, find(rows, "raw/gomemcache-get"), nsRatio, "≤ 1.2", func(v float64) bool { return v <= 1.2 })
-	goal("miss ÷ bare jwx parse-and-verify", miss, find(rows, "peer/jwx-parse-verify"), nsRatio, "≤ 1.1", func(v float64) bool { return v <= 1.1 })
+	goal("miss ÷ golang-jwt + keyfunc", miss, find(rows, "peer/golang-jwt+keyfunc"), nsRatio, "≤ 1", func(v float64) bool { return v <= 1 })
+	goal("miss ÷ floor (RS256 verify + JSON)", miss, find(rows, "floor/rs256-verify+json"), nsRatio, "≤ 1.25", func(v float64) bool { return v <= 1.25 })
 }
 
 func ratio(a, b *row, f func(a, b *row) float64) string {
