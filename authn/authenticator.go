@@ -81,7 +81,10 @@ type Config struct {
 	// so that no caller giving up — the one that started it included —
 	// fails the others waiting for it. (The rest — the shared tier, bounded
 	// by the cluster's timeouts, and a signature check with a key already
-	// held — runs in the request that started the validation.) Default 10s.
+	// held — runs in the request that started the validation when that
+	// request's context has no deadline; with one, everything runs apart,
+	// so that the request leaves at its deadline even while memcached
+	// hangs.) Default 10s.
 	ValidationTimeout time.Duration
 }
 
@@ -319,57 +322,72 @@ func (a *Authenticator) miss(ctx context.Context, token string, d cache.Digest) 
 	return f.p, f.err
 }
 
-// lead runs the flight f: in the leader's goroutine as far as it needs
-// neither the provider nor the enricher — what this process remembers, the
-// shared tier (whose calls the cluster's timeouts bound) and a validation
-// without I/O (see tokenvalidator.LocalValidator) — and from there on a
-// worker, so that a hit or a local signature check costs no goroutine
-// handoff while the leader, too, can leave at its own deadline when the
-// provider is asked. The validation keeps the caller's values (trace ids)
-// but not its cancellation: it must not end with its caller.
+// lead runs the flight f. A caller without a deadline runs it in its own
+// goroutine as far as it needs neither the provider nor the enricher —
+// what this process remembers, the shared tier (whose calls the cluster's
+// timeouts bound) and a validation without I/O (see
+// tokenvalidator.LocalValidator) — so that a shared-tier hit or a local
+// signature check costs no goroutine handoff; from there on a worker runs
+// it, so that the caller can leave at its own deadline. A caller with a
+// deadline hands the whole flight to a worker at once, to leave on time
+// even while memcached hangs. The validation keeps the caller's values
+// (trace ids) but not its cancellation: it must not end with its caller.
 func (a *Authenticator) lead(ctx context.Context, token string, d cache.Digest, f *flight) {
 	qctx := context.WithoutCancel(ctx)
 	if a.o.tracer != nil {
 		qctx = a.startValidation(ctx, qctx, token)
 	}
+	if _, ok := ctx.Deadline(); ok {
+		a.handOff(qctx, token, d, f, true)
+		return
+	}
 	v, decided := verdict{err: errAbandoned}, true
 	defer func() {
-		// A panic lands the flight as abandoned (the waiters retry) on its
-		// way up the leader's stack.
 		if decided {
-			if a.o.tracer != nil {
-				endValidation(trace.SpanFromContext(qctx), v)
-			}
-			a.land(d, f, v)
+			a.finish(qctx, d, f, v, recover())
 		}
 	}()
 	v, decided = a.quick(qctx, token, d)
-	if decided {
-		return
+	if !decided {
+		a.handOff(qctx, token, d, f, false)
 	}
-	vctx, cancel := context.WithTimeout(qctx, a.cfg.ValidationTimeout)
+}
+
+// handOff runs the rest of flight f on a worker, within ValidationTimeout:
+// the quick part too when withQuick, then the validation.
+func (a *Authenticator) handOff(ctx context.Context, token string, d cache.Digest, f *flight, withQuick bool) {
+	vctx, cancel := context.WithTimeout(ctx, a.cfg.ValidationTimeout)
 	a.workers.run(func() {
 		defer cancel()
-		a.fly(vctx, token, d, f)
+		a.fly(vctx, token, d, f, withQuick)
 	})
 }
 
-// fly is the part of a flight that needs the provider or the enricher, on
-// a worker; it ends by landing the flight.
-func (a *Authenticator) fly(ctx context.Context, token string, d cache.Digest, f *flight) {
-	v := verdict{err: errAbandoned}
-	defer func() {
-		// A panic (say, in an enricher) must not take the process down from
-		// a worker: it is logged, and the waiters are told to retry.
-		if r := recover(); r != nil {
-			a.o.logger.Error("authn: validation panicked", zap.Any("panic", r), zap.Stack("stack"))
+// fly is the part of a flight that runs on a worker; it ends by landing
+// the flight.
+func (a *Authenticator) fly(ctx context.Context, token string, d cache.Digest, f *flight, withQuick bool) {
+	v, decided := verdict{err: errAbandoned}, false
+	defer func() { a.finish(ctx, d, f, v, recover()) }()
+	if withQuick {
+		if v, decided = a.quick(ctx, token, d); decided {
+			return
 		}
-		if a.o.tracer != nil {
-			endValidation(trace.SpanFromContext(ctx), v)
-		}
-		a.land(d, f, v)
-	}()
+	}
 	v = a.validate(ctx, token, d)
+}
+
+// finish lands flight f with v, ending its span. A panic (say, in an
+// enricher or a validator) must not take the process down, nor reach the
+// caller: it is logged, and the waiters are told to retry.
+func (a *Authenticator) finish(ctx context.Context, d cache.Digest, f *flight, v verdict, panicked any) {
+	if panicked != nil {
+		a.o.logger.Error("authn: validation panicked", zap.Any("panic", panicked), zap.Stack("stack"))
+		v = verdict{err: errAbandoned}
+	}
+	if a.o.tracer != nil {
+		endValidation(trace.SpanFromContext(ctx), v)
+	}
+	a.land(d, f, v)
 }
 
 // verdict is what a flight found: a Principal and until when this process

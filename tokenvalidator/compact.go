@@ -47,14 +47,15 @@ func parseHeader(seg string) (joseHeader, bool) {
 		return h, false
 	}
 	b := buf[:n]
-	i := skipJSONSpace(b, 0)
-	if i == len(b) || b[i] != '{' {
+	// No whitespace around the object: jwx verifies the signature over the
+	// header as it re-reads the object alone, so it refuses such a token.
+	if n < 2 || b[0] != '{' || b[n-1] != '}' {
 		return h, false
 	}
-	i = skipJSONSpace(b, i+1)
+	i := skipJSONSpace(b, 1)
 	var seen [3]bool // alg, kid, typ
 	if i < len(b) && b[i] == '}' {
-		return h, skipJSONSpace(b, i+1) == len(b)
+		return h, i+1 == len(b)
 	}
 	for {
 		name, next, ok := plainString(b, i)
@@ -89,7 +90,7 @@ func parseHeader(seg string) (joseHeader, bool) {
 		case i < len(b) && b[i] == ',':
 			i = skipJSONSpace(b, i+1)
 		case i < len(b) && b[i] == '}':
-			return h, skipJSONSpace(b, i+1) == len(b)
+			return h, i+1 == len(b)
 		default:
 			return h, false
 		}

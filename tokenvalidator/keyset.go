@@ -529,6 +529,9 @@ func newVerifyKey(key jwk.Key, rsaAlg jwa.SignatureAlgorithm) (*verifyKey, error
 			return nil, errors.New("unsupported curve")
 		}
 	case ed25519.PublicKey:
+		if len(pk) != ed25519.PublicKeySize { // else ed25519.Verify panics
+			return nil, fmt.Errorf("Ed25519 key of %d bytes, want %d", len(pk), ed25519.PublicKeySize)
+		}
 		fits = []jwa.SignatureAlgorithm{jwa.EdDSA}
 	default:
 		return nil, fmt.Errorf("unsupported key %T", raw)
