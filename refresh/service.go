@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -450,17 +451,13 @@ func (s *Service) refresh(ctx context.Context, accessToken string) (*Tokens, err
 	if err := s.checkRevocation(ctx, name, p); err != nil {
 		return nil, err
 	}
+	// The lock comes first and the record is read under it, once: a read
+	// before the lock would have to be repeated under it, since a refresh
+	// that finished in between rotates the record.
 	wait := newBackoff(s.lockTTL())
 	for {
-		rec, err := s.get(ctx, name)
-		if err != nil {
-			return nil, err
-		}
-		if rec.Rotated != nil {
-			return s.rotated(ctx, name, rec)
-		}
 		owner, taken := rand.Text(), time.Now()
-		err = s.store.Lock(ctx, lockName(name), owner, s.lockTTL())
+		err := s.store.Lock(ctx, lockName(name), owner, s.lockTTL())
 		switch {
 		case err == nil:
 			return s.rotate(ctx, taken, name, owner, p, accessToken)
@@ -468,7 +465,15 @@ func (s *Service) refresh(ctx context.Context, accessToken string) (*Tokens, err
 			return nil, storeError(err)
 		}
 		// Another request (maybe on another instance) is refreshing this
-		// token: wait, then read the record it leaves behind.
+		// token, or has just refreshed it: a rotated record answers at
+		// once; otherwise wait, then try again.
+		rec, err := s.get(ctx, name)
+		switch {
+		case err != nil:
+			return nil, err
+		case rec.Rotated != nil:
+			return s.rotated(ctx, name, rec)
+		}
 		if err := wait.sleep(ctx); err != nil {
 			return nil, fmt.Errorf("%w: waiting for a concurrent refresh of the same token: %w", ErrProviderUnavailable, err)
 		}
@@ -538,8 +543,9 @@ func (s *Service) rotate(ctx context.Context, taken time.Time, name, owner strin
 	case err != nil:
 		return nil, err
 	case next == nil:
-		// A refresh that finished between our first read and the lock
-		// rotated the record: its result is ours too.
+		// A refresh that finished before we took the lock rotated the
+		// record: its result is ours too (a duplicate within the grace
+		// window), or this is reuse.
 		return s.rotated(after, name, rec)
 	case next.storeErr != nil:
 		s.unstored(after, next.rec, next.storeErr)
@@ -558,10 +564,14 @@ type successor struct {
 	storeErr error   // why rec is stored nowhere, if it is not
 }
 
-// rotateLocked, under the lock on name: re-read the record (a refresh that
-// finished between our first read and the lock has rotated it: then it
-// returns the record and no successor), ask the provider, write the new
-// login and mark the old one rotated.
+// rotateLocked, under the lock on name: read the record (a refresh that
+// finished before the lock was taken has rotated it: then it returns the
+// record and no successor), ask the provider, then write the new login,
+// move the family's head and mark the old login rotated, at once. The new
+// login must be stored before the answer, and the rotation before the lock
+// is released: both are, since rotate answers and releases after this
+// returns; the writes do not depend on one another, so they need not wait
+// for one another.
 func (s *Service) rotateLocked(ctx context.Context, name string, p *claims.Principal) (*record, *successor, error) {
 	rec, err := s.get(ctx, name)
 	if err != nil || rec.Rotated != nil {
@@ -588,21 +598,29 @@ func (s *Service) rotateLocked(ctx context.Context, name string, p *claims.Princ
 			FamilyID: rec.FamilyID, CreatedAt: s.o.now().Unix()},
 	}
 	nextName := s.name(tok.AccessToken)
-	if next.storeErr = s.put(ctx, nextName, next.rec, s.cfg.RecordTTL); next.storeErr != nil {
-		// The provider has rotated: an error now would send the client back
-		// with the old token, which the provider would take for reuse.
-		return rec, next, nil
-	}
-	s.moved(ctx, next.rec, nextName)
 	// The old record keeps no refresh token: it points to its successor and
 	// lives as long as the old access token could still be presented, so a
-	// replay after the grace window is recognized as reuse.
+	// replay after the grace window is recognized as reuse. It is marked
+	// even if the new login could not be stored: the provider has rotated,
+	// so the refresh token it held is spent either way, and a duplicate
+	// within the grace window gets the access token the first caller got.
 	rotatedRec := &record{Issuer: rec.Issuer, Subject: rec.Subject, ClientID: rec.ClientID, FamilyID: rec.FamilyID, CreatedAt: rec.CreatedAt,
 		Rotated: &rotation{At: s.o.now().Unix(), Next: nextName, Tokens: *next.tokens}}
 	ttl := max(issuedAt(rec, p).Add(s.cfg.MaxAccessTokenAge).Sub(s.o.now()), s.cfg.GraceWindow)
-	if err := s.put(ctx, name, rotatedRec, ttl); err != nil {
-		s.o.logger.Warn("refresh: could not mark the old login rotated", zap.String("family", rec.FamilyID), zap.Error(err))
-	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		// The provider has rotated: an error now would send the client back
+		// with the old token, which the provider would take for reuse; the
+		// caller hands out the new one and revokes its refresh token.
+		next.storeErr = s.put(ctx, nextName, next.rec, s.cfg.RecordTTL)
+	})
+	wg.Go(func() {
+		if err := s.put(ctx, name, rotatedRec, ttl); err != nil {
+			s.o.logger.Warn("refresh: could not mark the old login rotated", zap.String("family", rec.FamilyID), zap.Error(err))
+		}
+	})
+	s.moved(ctx, next.rec, nextName)
+	wg.Wait()
 	return rec, next, nil
 }
 

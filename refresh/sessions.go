@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -114,13 +115,18 @@ func (s *Service) prune(ctx context.Context, idx *subjectIndex) {
 // moved records that rec's family now stands at name (after a rotation),
 // and lists the family again if its index lacks it (a login made before
 // sessions were indexed) or expires within half a RecordTTL (a family kept
-// alive by refreshes outlives the login that listed it).
+// alive by refreshes outlives the login that listed it). The head's write
+// and the index's read go at once.
 func (s *Service) moved(ctx context.Context, rec *record, name string) {
-	if err := s.save(ctx, s.headName(rec.FamilyID), &familyHead{Version: indexVersion, Subject: rec.Subject, Current: name}, s.cfg.RecordTTL); err != nil {
-		s.o.logger.Warn("refresh: could not move a family's head; ending its sessions walks from the previous login", zap.String("family", rec.FamilyID), zap.Error(err))
-	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := s.save(ctx, s.headName(rec.FamilyID), &familyHead{Version: indexVersion, Subject: rec.Subject, Current: name}, s.cfg.RecordTTL); err != nil {
+			s.o.logger.Warn("refresh: could not move a family's head; ending its sessions walks from the previous login", zap.String("family", rec.FamilyID), zap.Error(err))
+		}
+	})
 	var idx subjectIndex
 	err := s.load(ctx, s.indexName(rec.Subject), &idx)
+	wg.Wait()
 	if err == nil && idx.has(rec.FamilyID) && time.Unix(idx.Until, 0).Sub(s.o.now()) > s.cfg.RecordTTL/2 {
 		return
 	}
