@@ -149,7 +149,10 @@
 // removes a copy only while it still holds the owner's token: gets, then a
 // compare-and-swap with expiration -1, which memcached stores as already
 // expired (the key then reads as absent and add succeeds on it; a copy
-// changed since the gets is left alone). [Cluster.Lease] is the same on a
+// changed since the gets is left alone). [Cluster.LockAndGet] takes a lock
+// and then, in one gets per node, reads keys under it together with the
+// lock's own copies: their CAS ids let that Lock's Unlock skip the gets,
+// one compare-and-swap per copy. [Cluster.Lease] is the same on a
 // single copy, for electing one caller among many for a short while, such
 // as one instance asking the provider about a token.
 //
