@@ -18,8 +18,10 @@ import (
 // that missed a node that was out is replayed to it when it rejoins. A
 // lock is an item added with memcached add on both nodes, whose value is
 // its owner token; Unlock removes each copy with a compare-and-swap that
-// succeeds only while it still holds that token. It is safe for concurrent
-// use.
+// succeeds only while it still holds that token. The Service takes a
+// refresh lock and reads the record under it in one call
+// (memcached.Cluster.LockAndGet), which also reads the lock's copies, so
+// that their release needs no read. It is safe for concurrent use.
 type MemcacheStore struct {
 	c *memcached.Cluster
 }
@@ -69,6 +71,28 @@ func (s *MemcacheStore) Lock(ctx context.Context, name, owner string, ttl time.D
 		return ErrLocked
 	}
 	return err
+}
+
+// lockGet implements lockReader with Cluster.LockAndGet: the lock's adds,
+// then one gets per node for the record and the lock's copies, whose CAS
+// ids let the release skip Unlock's read.
+func (s *MemcacheStore) lockGet(ctx context.Context, lock, owner string, ttl time.Duration, name string) (*lockedRead, error) {
+	l, cps, err := s.c.LockAndGet(ctx, lock, []byte(owner), ttl, []string{name})
+	switch {
+	case errors.Is(err, memcached.ErrLocked):
+		return nil, ErrLocked
+	case l == nil:
+		return nil, err
+	}
+	r := &lockedRead{unlock: l.Unlock, err: err}
+	if err == nil {
+		if it := cps[0].Item(); it != nil {
+			r.value = it.Value
+		} else {
+			r.err = ErrNotFound
+		}
+	}
+	return r, nil
 }
 
 // Unlock implements Store: on each node it reads the lock (gets, which

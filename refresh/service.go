@@ -456,11 +456,11 @@ func (s *Service) refresh(ctx context.Context, accessToken string) (*Tokens, err
 	// that finished in between rotates the record.
 	wait := newBackoff(s.lockTTL())
 	for {
-		owner, taken := rand.Text(), time.Now()
-		err := s.store.Lock(ctx, lockName(name), owner, s.lockTTL())
+		taken := time.Now()
+		h, err := s.lock(ctx, name, rand.Text())
 		switch {
 		case err == nil:
-			return s.rotate(ctx, taken, name, owner, p, accessToken)
+			return s.rotate(ctx, taken, name, h, p, accessToken)
 		case !errors.Is(err, ErrLocked):
 			return nil, storeError(err)
 		}
@@ -481,6 +481,35 @@ func (s *Service) refresh(ctx context.Context, accessToken string) (*Tokens, err
 }
 
 func lockName(name string) string { return name + ":lock" }
+
+// held is the refresh lock on a login, taken by lock.
+type held struct {
+	rec    *record                         // the login, read under the lock
+	err    error                           // or why it could not be (get's errors)
+	unlock func(ctx context.Context) error // releases the lock
+}
+
+// lock takes the refresh lock on the login under name for owner, then
+// reads the login: in one call when the Store is a lockReader, which saves
+// round trips; otherwise with Lock, then Get. It returns ErrLocked when
+// another request holds the lock.
+func (s *Service) lock(ctx context.Context, name, owner string) (*held, error) {
+	if lr, ok := s.store.(lockReader); ok {
+		r, err := lr.lockGet(ctx, lockName(name), owner, s.lockTTL(), name)
+		if err != nil {
+			return nil, err
+		}
+		h := &held{unlock: r.unlock}
+		h.rec, h.err = s.opened(name, r.value, r.err)
+		return h, nil
+	}
+	if err := s.store.Lock(ctx, lockName(name), owner, s.lockTTL()); err != nil {
+		return nil, err
+	}
+	h := &held{unlock: func(ctx context.Context) error { return s.store.Unlock(ctx, lockName(name), owner) }}
+	h.rec, h.err = s.get(ctx, name)
+	return h, nil
+}
 
 // checkRevocation refuses a refresh of p, whose login is under name, when
 // the token cache says a revocation refuses p — and ends that login.
@@ -526,17 +555,17 @@ func (s *Service) verify(ctx context.Context, accessToken string) (*claims.Princ
 	return p, nil
 }
 
-// rotate is the one refresh of the login under name, whose lock owner took
-// at taken. From here it runs to the end whatever the caller does: the
-// lock's work on a context whose deadline leaves the lock lockMargin to
-// spare, then the release and the cache updates on one of their own.
-func (s *Service) rotate(ctx context.Context, taken time.Time, name, owner string, p *claims.Principal, accessToken string) (*Tokens, error) {
+// rotate is the one refresh of the login under name, whose lock h was
+// taken at taken. From here it runs to the end whatever the caller does:
+// the lock's work on a context whose deadline leaves the lock lockMargin
+// to spare, then the release and the cache updates on one of their own.
+func (s *Service) rotate(ctx context.Context, taken time.Time, name string, h *held, p *claims.Principal, accessToken string) (*Tokens, error) {
 	locked, cancel := context.WithDeadline(context.WithoutCancel(ctx), taken.Add(s.cfg.Timeout+storeWindow))
-	rec, next, err := s.rotateLocked(locked, name, p)
+	rec, next, err := s.rotateLocked(locked, name, h, p)
 	cancel()
 	after, cancel := detach(ctx, s.cfg.Timeout+storeWindow)
 	defer cancel()
-	if err := s.store.Unlock(after, lockName(name), owner); err != nil {
+	if err := h.unlock(after); err != nil {
 		s.o.logger.Warn("refresh: releasing a refresh lock failed; it expires with its TTL", zap.Error(err))
 	}
 	switch {
@@ -564,16 +593,16 @@ type successor struct {
 	storeErr error   // why rec is stored nowhere, if it is not
 }
 
-// rotateLocked, under the lock on name: read the record (a refresh that
-// finished before the lock was taken has rotated it: then it returns the
-// record and no successor), ask the provider, then write the new login,
+// rotateLocked, under the lock h on name: take the record h read (a
+// refresh that finished before the lock was taken has rotated it: then it
+// returns the record and no successor), ask the provider, then write the new login,
 // move the family's head and mark the old login rotated, at once. The new
 // login must be stored before the answer, and the rotation before the lock
 // is released: both are, since rotate answers and releases after this
 // returns; the writes do not depend on one another, so they need not wait
 // for one another.
-func (s *Service) rotateLocked(ctx context.Context, name string, p *claims.Principal) (*record, *successor, error) {
-	rec, err := s.get(ctx, name)
+func (s *Service) rotateLocked(ctx context.Context, name string, h *held, p *claims.Principal) (*record, *successor, error) {
+	rec, err := h.rec, h.err
 	if err != nil || rec.Rotated != nil {
 		return rec, nil, err
 	}
@@ -780,8 +809,14 @@ func (s *Service) name(accessToken string) string {
 // does not open (tampered, moved, sealed with a retired key), means the
 // login is gone: ErrLoginRequired.
 func (s *Service) get(ctx context.Context, name string) (*record, error) {
+	sealed, err := s.store.Get(ctx, name)
+	return s.opened(name, sealed, err)
+}
+
+// opened is get's answer for what a read of name returned: sealed, or err.
+func (s *Service) opened(name string, sealed []byte, err error) (*record, error) {
 	var rec record
-	switch err := s.load(ctx, name, &rec); {
+	switch err := s.open(name, sealed, err, &rec); {
 	case errors.Is(err, ErrNotFound):
 		return nil, fmt.Errorf("%w: no stored login for this access token", ErrLoginRequired)
 	case errors.Is(err, errUnreadable):

@@ -314,6 +314,11 @@ var errUnreadable = errors.New("refresh: stored value unreadable")
 // with a retired key), a store error otherwise.
 func (s *Service) load(ctx context.Context, name string, v any) error {
 	sealed, err := s.store.Get(ctx, name)
+	return s.open(name, sealed, err, v)
+}
+
+// open is load's answer for what a read of name returned: sealed, or err.
+func (s *Service) open(name string, sealed []byte, err error, v any) error {
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return ErrNotFound
