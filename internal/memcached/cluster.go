@@ -77,6 +77,7 @@ type Cluster struct {
 type node struct {
 	addr        string
 	read, write *memcache.Client
+	pipes       *pipes // pipelined writes, on the write timeout
 	b           *breaker
 
 	mu       sync.Mutex    // guards hints, lost, rejoined and probing, and b's closing (see rejoin)
@@ -121,10 +122,15 @@ func NewCluster(nodes []Node, cfg ClusterConfig) (*Cluster, error) {
 		if err != nil {
 			return nil, err
 		}
+		pipes, err := newPipes(nd.Addr, cfg.WriteTimeout, cfg.MaxIdleConns)
+		if err != nil {
+			return nil, err
+		}
 		c.nodes = append(c.nodes, &node{
 			addr:  nd.Addr,
 			read:  read,
 			write: write,
+			pipes: pipes,
 			b:     &breaker{threshold: int32(min(cfg.BreakerThreshold, 1<<31-1))},
 		})
 	}
@@ -155,7 +161,7 @@ func (c *Cluster) Close() error {
 	c.wg.Wait()
 	var errs []error
 	for _, n := range c.nodes {
-		errs = append(errs, n.read.Close(), n.write.Close())
+		errs = append(errs, n.read.Close(), n.write.Close(), n.pipes.close())
 	}
 	return errors.Join(errs...)
 }

@@ -23,7 +23,9 @@
 // (revocation marks, refresh records, refresh locks: what must survive a
 // node) live on two: [Cluster.GetReplicated], [Cluster.SetReplicated],
 // [Cluster.SetReplicatedIf] (a compare-and-swap per copy, so that a copy
-// never goes back over a newer value), [Cluster.DeleteReplicated],
+// never goes back over a newer value), [Cluster.SetReplicatedMulti]
+// (several keys' sets written together on one connection per node,
+// pipelined, the nodes at once), [Cluster.DeleteReplicated],
 // [Cluster.Lock]. A key is one kind or the other, always: a single-copy
 // read of a replicated key sees one copy. [Cluster.GetMulti] reads several
 // keys' copies in one round trip per node (one gets of all the keys a node
