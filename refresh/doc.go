@@ -46,14 +46,16 @@
 // A refresh verifies the access token, takes the lock and reads the
 // record under it (with [MemcacheStore], one add per copy of the lock,
 // then one gets per node for the record and the lock's CAS ids), asks the
-// provider, then writes at once the new login, the family's head and the
-// old login's rotation, and reads the subject's index (one round trip,
-// the four calls side by side), and releases the lock (one
-// compare-and-swap per copy): four memcached round trips one after the
-// other on one node, where there were nine. The new login is stored
-// before the answer and the rotation before the release. A request that
-// finds the lock held reads the record, answers a rotated one at once and
-// otherwise waits for the lock.
+// provider, then writes the new login, the family's head and the old
+// login's rotation together (one pipelined round trip per node, the nodes
+// at once) beside a read of the subject's index, and releases the lock
+// (one compare-and-swap per copy): four memcached round trips one after
+// the other on one node where there were nine, six on two nodes where
+// there were twelve. The new login is stored before the answer and the
+// rotation before the release. A request that finds the lock held reads
+// the record, answers a rotated one at once and otherwise waits for the
+// lock. Any other [Store] gets the same calls through its methods, the
+// writes side by side.
 //
 // A call cut off by Timeout is abandoned, but the provider may still run
 // it: the refresh token it presented is then rotated and the new one lost

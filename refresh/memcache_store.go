@@ -3,6 +3,7 @@ package refresh
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/bradfitz/gomemcache/memcache"
@@ -21,7 +22,9 @@ import (
 // succeeds only while it still holds that token. The Service takes a
 // refresh lock and reads the record under it in one call
 // (memcached.Cluster.LockAndGet), which also reads the lock's copies, so
-// that their release needs no read. It is safe for concurrent use.
+// that their release needs no read, and writes a rotation's three records
+// in one pipelined round trip per node (memcached.Cluster.SetReplicatedMulti).
+// It is safe for concurrent use.
 type MemcacheStore struct {
 	c *memcached.Cluster
 }
@@ -54,6 +57,33 @@ func (s *MemcacheStore) Set(ctx context.Context, name string, value []byte, ttl 
 	}
 	_, err := s.c.SetReplicated(ctx, &memcache.Item{Key: name, Value: value, Expiration: exp})
 	return err
+}
+
+// setMany implements multiSetter with Cluster.SetReplicatedMulti: each
+// entry on both of its nodes, one pipelined round trip per node.
+func (s *MemcacheStore) setMany(ctx context.Context, entries []entry) []error {
+	errs := make([]error, len(entries))
+	var items []*memcache.Item
+	var at []int // the entry of each item
+	for i, e := range entries {
+		exp, ok := memcached.Expiration(e.ttl, time.Now())
+		if !ok {
+			errs[i] = s.Delete(ctx, e.name)
+			continue
+		}
+		items = append(items, &memcache.Item{Key: e.name, Value: e.value, Expiration: exp})
+		at = append(at, i)
+	}
+	cps, err := s.c.SetReplicatedMulti(ctx, items)
+	for j, i := range at {
+		switch {
+		case err != nil:
+			errs[i] = err
+		case cps[j].Answered() == 0:
+			errs[i] = fmt.Errorf("memcached: set: no copy written: %w", errors.Join(cps[j].Errs[0], cps[j].Errs[1]))
+		}
+	}
+	return errs
 }
 
 // Delete implements Store, on both nodes.

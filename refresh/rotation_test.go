@@ -1,12 +1,15 @@
 package refresh_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
 
 	"github.com/authgate/authgate/cache"
 	"github.com/authgate/authgate/idptest"
@@ -290,5 +293,50 @@ func TestRefreshReleasesItsLock(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRotationIsReplicated: on two memcached nodes, a refresh's writes —
+// the new login, the family's head, the old login's rotation, written
+// together — land on both, byte for byte, so that either node alone
+// serves the session; and no refresh lock is left on either.
+func TestRotationIsReplicated(t *testing.T) {
+	e := newEnv(t)
+	nodes := memcachedtest.StartCluster(t, 2)
+	cluster, err := cache.NewCluster(nodes.Addrs(), cache.ClusterConfig{ReadTimeout: time.Second, WriteTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cluster.Close() })
+	e.store = refresh.NewMemcacheStore(cluster)
+	s := e.service([]refresh.Key{key1})
+	ctx := context.Background()
+	t0, err := s.Login(ctx, refresh.Credentials{Username: "alice", Password: "alice-password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := len(dumpKeys(t, nodes.Addrs()[0]))
+	t1, err := s.Refresh(ctx, t0.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := nodes.Addrs()[0], nodes.Addrs()[1]
+	keys := dumpKeys(t, a)
+	if len(keys) != before+1 { // the new login; the head and the old login are rewritten
+		t.Fatalf("%d keys after the refresh, %d before; want one more", len(keys), before)
+	}
+	for _, k := range keys {
+		if strings.HasSuffix(k, ":lock") {
+			t.Errorf("lock %s left", k)
+		}
+		va, err1 := memcache.New(a).Get(k)
+		vb, err2 := memcache.New(b).Get(k)
+		if err1 != nil || err2 != nil || !bytes.Equal(va.Value, vb.Value) {
+			t.Errorf("%s differs between the nodes: %v, %v", k, err1, err2)
+		}
+	}
+	nodes.Servers()[0].Stop()
+	if _, err := s.Refresh(ctx, t1.AccessToken); err != nil {
+		t.Errorf("refreshing with the first node gone: %v", err)
 	}
 }

@@ -636,20 +636,30 @@ func (s *Service) rotateLocked(ctx context.Context, name string, h *held, p *cla
 	rotatedRec := &record{Issuer: rec.Issuer, Subject: rec.Subject, ClientID: rec.ClientID, FamilyID: rec.FamilyID, CreatedAt: rec.CreatedAt,
 		Rotated: &rotation{At: s.o.now().Unix(), Next: nextName, Tokens: *next.tokens}}
 	ttl := max(issuedAt(rec, p).Add(s.cfg.MaxAccessTokenAge).Sub(s.o.now()), s.cfg.GraceWindow)
+	next.rec.Version, rotatedRec.Version = recordVersion, recordVersion
+	// The subject's index is read beside the writes: moved decides from it
+	// whether to list the family again.
+	var idx subjectIndex
+	var idxErr error
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		// The provider has rotated: an error now would send the client back
-		// with the old token, which the provider would take for reuse; the
-		// caller hands out the new one and revokes its refresh token.
-		next.storeErr = s.put(ctx, nextName, next.rec, s.cfg.RecordTTL)
+	wg.Go(func() { idxErr = s.load(ctx, s.indexName(rec.Subject), &idx) })
+	errs := s.saveAll(ctx, []saving{
+		{nextName, next.rec, s.cfg.RecordTTL},
+		{name, rotatedRec, ttl},
+		{s.headName(rec.FamilyID), &familyHead{Version: indexVersion, Subject: rec.Subject, Current: nextName}, s.cfg.RecordTTL},
 	})
-	wg.Go(func() {
-		if err := s.put(ctx, name, rotatedRec, ttl); err != nil {
-			s.o.logger.Warn("refresh: could not mark the old login rotated", zap.String("family", rec.FamilyID), zap.Error(err))
-		}
-	})
-	s.moved(ctx, next.rec, nextName)
 	wg.Wait()
+	// The provider has rotated: an error now would send the client back
+	// with the old token, which the provider would take for reuse; the
+	// caller hands out the new one and revokes its refresh token.
+	next.storeErr = errs[0]
+	if errs[1] != nil {
+		s.o.logger.Warn("refresh: could not mark the old login rotated", zap.String("family", rec.FamilyID), zap.Error(errs[1]))
+	}
+	if errs[2] != nil {
+		s.o.logger.Warn("refresh: could not move a family's head; ending its sessions walks from the previous login", zap.String("family", rec.FamilyID), zap.Error(errs[2]))
+	}
+	s.moved(ctx, next.rec, &idx, idxErr)
 	return rec, next, nil
 }
 

@@ -112,21 +112,12 @@ func (s *Service) prune(ctx context.Context, idx *subjectIndex) {
 	idx.Families = slices.DeleteFunc(idx.Families, func(f indexed) bool { return slices.Contains(gone, f.ID) })
 }
 
-// moved records that rec's family now stands at name (after a rotation),
-// and lists the family again if its index lacks it (a login made before
+// moved lists rec's family, which a rotation has just moved (the caller
+// wrote its head), again if its index lacks it (a login made before
 // sessions were indexed) or expires within half a RecordTTL (a family kept
-// alive by refreshes outlives the login that listed it). The head's write
-// and the index's read go at once.
-func (s *Service) moved(ctx context.Context, rec *record, name string) {
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := s.save(ctx, s.headName(rec.FamilyID), &familyHead{Version: indexVersion, Subject: rec.Subject, Current: name}, s.cfg.RecordTTL); err != nil {
-			s.o.logger.Warn("refresh: could not move a family's head; ending its sessions walks from the previous login", zap.String("family", rec.FamilyID), zap.Error(err))
-		}
-	})
-	var idx subjectIndex
-	err := s.load(ctx, s.indexName(rec.Subject), &idx)
-	wg.Wait()
+// alive by refreshes outlives the login that listed it). idx and err are
+// what loading the index found.
+func (s *Service) moved(ctx context.Context, rec *record, idx *subjectIndex, err error) {
 	if err == nil && idx.has(rec.FamilyID) && time.Unix(idx.Until, 0).Sub(s.o.now()) > s.cfg.RecordTTL/2 {
 		return
 	}
@@ -335,6 +326,49 @@ func (s *Service) open(name string, sealed []byte, err error, v any) error {
 		return errUnreadable
 	}
 	return nil
+}
+
+// saving is a value for saveAll to seal and store.
+type saving struct {
+	name string
+	v    any
+	ttl  time.Duration
+}
+
+// saveAll saves each of vs as save does, at once: in one call when the
+// Store is a multiSetter (MemcacheStore: one round trip per node),
+// otherwise side by side. It returns each one's error.
+func (s *Service) saveAll(ctx context.Context, vs []saving) []error {
+	errs := make([]error, len(vs))
+	ms, ok := s.store.(multiSetter)
+	if !ok {
+		var wg sync.WaitGroup
+		for i, v := range vs {
+			wg.Go(func() { errs[i] = s.save(ctx, v.name, v.v, v.ttl) })
+		}
+		wg.Wait()
+		return errs
+	}
+	entries := make([]entry, 0, len(vs))
+	for i, v := range vs {
+		plain, err := json.Marshal(v.v)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		entries = append(entries, entry{name: v.name, value: s.sealer.seal(plain, v.name), ttl: v.ttl})
+	}
+	stored := ms.setMany(ctx, entries)
+	for i, k := 0, 0; i < len(vs); i++ {
+		if errs[i] != nil {
+			continue
+		}
+		if stored[k] != nil {
+			errs[i] = storeError(stored[k])
+		}
+		k++
+	}
+	return errs
 }
 
 // save seals v as JSON under name for ttl.

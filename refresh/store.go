@@ -53,6 +53,20 @@ type lockedRead struct {
 	unlock func(ctx context.Context) error // releases the lock, as Unlock does
 }
 
+// multiSetter is a Store that stores several values in fewer round trips
+// than a Set each: MemcacheStore. The Service uses it when a Store has it.
+type multiSetter interface {
+	// setMany stores each entry as Set does, and returns each one's error.
+	setMany(ctx context.Context, entries []entry) []error
+}
+
+// entry is a value for setMany to store.
+type entry struct {
+	name  string
+	value []byte
+	ttl   time.Duration
+}
+
 // Store errors.
 var (
 	ErrNotFound = errors.New("refresh: no such record")
