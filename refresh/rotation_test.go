@@ -218,7 +218,10 @@ func TestRefreshWithANodeHung(t *testing.T) {
 				}
 				t.Cleanup(func() { cluster.Close() })
 				e.store = refresh.NewMemcacheStore(cluster)
-				return e.service([]refresh.Key{key1})
+				// A provider call cut off by the timeout would still rotate at
+				// idptest (see TestTimedOutRefresh): under -race on a loaded
+				// machine 2s is not enough.
+				return e.serviceWith(func(c *refresh.Config) { c.Timeout = 10 * time.Second })
 			}
 			one, two := instance(), instance()
 			ctx := context.Background()
