@@ -23,9 +23,7 @@
 // (revocation marks, refresh records, refresh locks: what must survive a
 // node) live on two: [Cluster.GetReplicated], [Cluster.SetReplicated],
 // [Cluster.SetReplicatedIf] (a compare-and-swap per copy, so that a copy
-// never goes back over a newer value), [Cluster.SetReplicatedMulti]
-// (several keys' sets written together on one connection per node,
-// pipelined, the nodes at once), [Cluster.DeleteReplicated],
+// never goes back over a newer value), [Cluster.DeleteReplicated],
 // [Cluster.Lock]. A key is one kind or the other, always: a single-copy
 // read of a replicated key sees one copy. [Cluster.GetMulti] reads several
 // keys' copies in one round trip per node (one gets of all the keys a node
@@ -154,9 +152,12 @@
 // changed since the gets is left alone). [Cluster.LockAndGet] takes a lock
 // and then, in one gets per node, reads keys under it together with the
 // lock's own copies: their CAS ids let that Lock's Unlock skip the gets,
-// one compare-and-swap per copy. [Cluster.Lease] is the same on a
-// single copy, for electing one caller among many for a short while, such
-// as one instance asking the provider about a token.
+// one compare-and-swap per copy, and [Lock.SetAndUnlock] writes
+// replicated keys, several keys' sets together on one connection per node
+// (pipelined, the nodes at once), then releases the lock — in the same
+// pipelines when the keys share the lock's nodes. [Cluster.Lease] is the
+// same as Lock on a single copy, for electing one caller among many for a
+// short while, such as one instance asking the provider about a token.
 //
 // # What a node loss costs
 //

@@ -14,15 +14,30 @@ import (
 	"github.com/bradfitz/gomemcache/memcache"
 )
 
-// SetReplicatedMulti stores items as SetReplicated stores each one, in one
-// round trip per node: each node that is up gets the sets of every item it
-// holds a copy of, written together on one connection (pipelined:
-// gomemcache sends one command per round trip), and the nodes are asked at
-// once. It returns one Copies per item, in the order of items, and fails
-// only when no copy of any item was written. A copy that missed a node
-// that was out, or failed, is replayed to it when it rejoins, as with
-// SetReplicated.
-func (c *Cluster) SetReplicatedMulti(ctx context.Context, items []*memcache.Item) ([]Copies, error) {
+// SetAndUnlock stores items as SetReplicated stores each one, then
+// releases the lock as Unlock does, in one round trip per node where it
+// can. Each node that is up gets the sets of every item it holds a copy
+// of, written together on one connection (pipelined: gomemcache sends one
+// command per round trip), and the nodes are asked at once; a copy that
+// missed a node that was out, or failed, is replayed to it when it
+// rejoins, as with SetReplicated. When every copy of every item goes to
+// one of the lock's nodes (always, in a cluster of one or two nodes), each
+// copy of the lock that LockAndGet read is released with a
+// compare-and-swap written on its node's connection after that node's
+// sets, which memcached runs in order: whoever takes the lock next holds
+// every copy of it (or finds the node of the others out), so it sees
+// every write. Otherwise, and for a copy whose release failed or was not
+// read, the release follows the writes. It returns one Copies per item,
+// in the order of items, an error when no copy of any item was written,
+// and the release's error.
+func (l *Lock) SetAndUnlock(ctx context.Context, items []*memcache.Item) ([]Copies, error, error) {
+	cps, err := l.c.setMulti(ctx, items, l)
+	return cps, err, l.unlock(ctx, [2]bool{l.nodes[0] != nil && !l.released[0], l.nodes[1] != nil && !l.released[1]})
+}
+
+// setMulti is SetAndUnlock's writes, with l's copies released in the
+// same pipelines where SetAndUnlock says, and marked in l.released.
+func (c *Cluster) setMulti(ctx context.Context, items []*memcache.Item, l *Lock) ([]Copies, error) {
 	now := time.Now()
 	cps := make([]Copies, len(items))
 	type slot struct{ item, copy int }
@@ -64,10 +79,28 @@ func (c *Cluster) SetReplicatedMulti(ctx context.Context, items []*memcache.Item
 			b.slots = append(b.slots, slot{k, i})
 		}
 	}
+	// release[i]: the lock's copy i is released in its node's pipeline.
+	var release [2]bool
+	if l.replicated && colocated(nodes, l.nodes) {
+		for i, n := range l.nodes {
+			release[i] = n != nil && l.read[i] != nil && !n.b.isOpen()
+		}
+	}
 	send := func(b *batch) {
+		ops := make([]op, len(b.items), len(b.items)+1)
+		for j, it := range b.items {
+			ops[j] = op{item: it}
+		}
+		lockCopy := -1
+		for i := range release {
+			if release[i] && l.nodes[i] == b.n {
+				lockCopy = i
+				ops = append(ops, op{item: l.read[i], expire: true})
+			}
+		}
 		var errs []error
 		err := c.do(ctx, b.n, "set", true, func(*memcache.Client) (err error) {
-			errs, err = b.n.pipes.sets(b.items)
+			errs, err = b.n.pipes.run(ops)
 			return err
 		})
 		for j, s := range b.slots {
@@ -77,7 +110,13 @@ func (c *Cluster) SetReplicatedMulti(ctx context.Context, items []*memcache.Item
 				cps[s.item].Errs[s.copy] = fmt.Errorf("memcached: set %s: %w", b.n.addr, errs[j])
 			}
 		}
+		if lockCopy >= 0 {
+			l.released[lockCopy] = err == nil && errs[len(ops)-1] == nil
+		}
 	}
+	// A lock copy whose node gets no set (it holds no item) is released
+	// after the writes, by SetAndUnlock.
+	l.released = [2]bool{}
 	var wg sync.WaitGroup
 	for i, b := range batches {
 		if i == len(batches)-1 {
@@ -98,6 +137,27 @@ func (c *Cluster) SetReplicatedMulti(ctx context.Context, items []*memcache.Item
 		return cps, fmt.Errorf("memcached: set: no copy of %d items written", len(items))
 	}
 	return cps, nil
+}
+
+// colocated reports whether every copy of every item goes to one of the
+// lock's nodes.
+func colocated(items [][2]*node, lock [2]*node) bool {
+	for _, pair := range items {
+		for _, n := range pair {
+			if n != nil && n != lock[0] && n != lock[1] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// op is one command of a pipeline: a set of item or, with expire, a
+// compare-and-swap that expires item as read (its CAS id) — a lock's
+// release, which leaves alone a copy changed since.
+type op struct {
+	item   *memcache.Item
+	expire bool
 }
 
 // pipes are one node's raw connections for pipelined writes, bounded by
@@ -127,16 +187,16 @@ func newPipes(addr string, timeout time.Duration, maxIdle int) (*pipes, error) {
 	return &pipes{addr: a, timeout: timeout, idle: make(chan *pipe, maxIdle)}, nil
 }
 
-// sets sends "set" for each of items (whose keys are legal) on one
-// connection, all written before any answer is read, and returns each
-// one's answer: nil when stored. err is a failure of the connection, in
-// which case nothing is known of the items.
-func (ps *pipes) sets(items []*memcache.Item) (answers []error, err error) {
+// run sends ops (whose keys are legal) on one connection, all written
+// before any answer is read, and returns each one's answer: nil when
+// stored, or for an expire also when the item had changed or gone. err is
+// a failure of the connection, in which case nothing is known of the ops.
+func (ps *pipes) run(ops []op) (answers []error, err error) {
 	p, err := ps.get()
 	if err != nil {
 		return nil, err
 	}
-	answers, err = p.sets(items, time.Now().Add(ps.timeout))
+	answers, err = p.run(ops, time.Now().Add(ps.timeout))
 	if err != nil {
 		p.conn.Close()
 		return nil, err
@@ -145,11 +205,16 @@ func (ps *pipes) sets(items []*memcache.Item) (answers []error, err error) {
 	return answers, nil
 }
 
-func (p *pipe) sets(items []*memcache.Item, deadline time.Time) ([]error, error) {
+func (p *pipe) run(ops []op, deadline time.Time) ([]error, error) {
 	if err := p.conn.SetDeadline(deadline); err != nil {
 		return nil, err
 	}
-	for _, it := range items {
+	for _, o := range ops {
+		it := o.item
+		if o.expire {
+			p.w.WriteString("cas " + it.Key + " 0 -1 0 " + strconv.FormatUint(it.CasID, 10) + "\r\n\r\n")
+			continue
+		}
 		p.w.WriteString("set ")
 		p.w.WriteString(it.Key)
 		p.w.WriteString(" " + strconv.FormatUint(uint64(it.Flags), 10) + " " + strconv.FormatInt(int64(it.Expiration), 10) +
@@ -160,13 +225,15 @@ func (p *pipe) sets(items []*memcache.Item, deadline time.Time) ([]error, error)
 	if err := p.w.Flush(); err != nil {
 		return nil, err
 	}
-	answers := make([]error, len(items))
-	for i := range items {
+	answers := make([]error, len(ops))
+	for i, o := range ops {
 		line, err := p.r.ReadSlice('\n')
 		switch {
 		case err != nil:
 			return nil, err
 		case bytes.Equal(line, []byte("STORED\r\n")):
+		case o.expire && (bytes.Equal(line, []byte("EXISTS\r\n")) || bytes.Equal(line, []byte("NOT_FOUND\r\n"))):
+			// Changed or gone since it was read: not ours to remove.
 		case bytes.HasPrefix(line, []byte("SERVER_ERROR ")):
 			// memcached read the whole command (e.g. the item is too
 			// large, or out of memory): the connection stays in step.

@@ -177,6 +177,8 @@ type Lock struct {
 	// read are the copies LockAndGet read once the lock was held, where
 	// they hold its owner: their CAS ids let Unlock remove them unread.
 	read [2]*memcache.Item
+	// released are the copies SetAndUnlock released with its writes.
+	released [2]bool
 }
 
 // Lock takes the lock named key for ttl, on both of its nodes, with add:
