@@ -22,9 +22,9 @@ import (
 // succeeds only while it still holds that token. The Service takes a
 // refresh lock and reads the record under it in one call
 // (memcached.Cluster.LockAndGet), which also reads the lock's copies, so
-// that their release needs no read, and writes a rotation's three records
-// in one pipelined round trip per node (memcached.Cluster.SetReplicatedMulti).
-// It is safe for concurrent use.
+// that their release needs no read; it then writes a rotation's three
+// records and releases the lock in one pipelined round trip per node
+// (memcached.Lock.SetAndUnlock). It is safe for concurrent use.
 type MemcacheStore struct {
 	c *memcached.Cluster
 }
@@ -59,9 +59,9 @@ func (s *MemcacheStore) Set(ctx context.Context, name string, value []byte, ttl 
 	return err
 }
 
-// setMany implements multiSetter with Cluster.SetReplicatedMulti: each
-// entry on both of its nodes, one pipelined round trip per node.
-func (s *MemcacheStore) setMany(ctx context.Context, entries []entry) []error {
+// setThenUnlock stores entries, as Set stores each, then releases l, with
+// l.SetAndUnlock; it returns each entry's error and the release's.
+func (s *MemcacheStore) setThenUnlock(ctx context.Context, l *memcached.Lock, entries []entry) ([]error, error) {
 	errs := make([]error, len(entries))
 	var items []*memcache.Item
 	var at []int // the entry of each item
@@ -74,7 +74,7 @@ func (s *MemcacheStore) setMany(ctx context.Context, entries []entry) []error {
 		items = append(items, &memcache.Item{Key: e.name, Value: e.value, Expiration: exp})
 		at = append(at, i)
 	}
-	cps, err := s.c.SetReplicatedMulti(ctx, items)
+	cps, err, unlockErr := l.SetAndUnlock(ctx, items)
 	for j, i := range at {
 		switch {
 		case err != nil:
@@ -83,7 +83,7 @@ func (s *MemcacheStore) setMany(ctx context.Context, entries []entry) []error {
 			errs[i] = fmt.Errorf("memcached: set: no copy written: %w", errors.Join(cps[j].Errs[0], cps[j].Errs[1]))
 		}
 	}
-	return errs
+	return errs, unlockErr
 }
 
 // Delete implements Store, on both nodes.
@@ -115,6 +115,9 @@ func (s *MemcacheStore) lockGet(ctx context.Context, lock, owner string, ttl tim
 		return nil, err
 	}
 	r := &lockedRead{unlock: l.Unlock, err: err}
+	r.setThenUnlock = func(ctx context.Context, entries []entry) ([]error, error) {
+		return s.setThenUnlock(ctx, l, entries)
+	}
 	if err == nil {
 		if it := cps[0].Item(); it != nil {
 			r.value = it.Value

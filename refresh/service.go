@@ -487,6 +487,11 @@ type held struct {
 	rec    *record                         // the login, read under the lock
 	err    error                           // or why it could not be (get's errors)
 	unlock func(ctx context.Context) error // releases the lock
+	// setThenUnlock, when the Store has it, stores entries then releases
+	// the lock in the same round trip where it can (see lockedRead);
+	// released says saveAll has used it.
+	setThenUnlock func(ctx context.Context, entries []entry) ([]error, error)
+	released      bool
 }
 
 // lock takes the refresh lock on the login under name for owner, then
@@ -499,7 +504,7 @@ func (s *Service) lock(ctx context.Context, name, owner string) (*held, error) {
 		if err != nil {
 			return nil, err
 		}
-		h := &held{unlock: r.unlock}
+		h := &held{unlock: r.unlock, setThenUnlock: r.setThenUnlock}
 		h.rec, h.err = s.opened(name, r.value, r.err)
 		return h, nil
 	}
@@ -565,8 +570,10 @@ func (s *Service) rotate(ctx context.Context, taken time.Time, name string, h *h
 	cancel()
 	after, cancel := detach(ctx, s.cfg.Timeout+storeWindow)
 	defer cancel()
-	if err := h.unlock(after); err != nil {
-		s.o.logger.Warn("refresh: releasing a refresh lock failed; it expires with its TTL", zap.Error(err))
+	if !h.released {
+		if err := h.unlock(after); err != nil {
+			s.o.logger.Warn("refresh: releasing a refresh lock failed; it expires with its TTL", zap.Error(err))
+		}
 	}
 	switch {
 	case err != nil:
@@ -638,12 +645,13 @@ func (s *Service) rotateLocked(ctx context.Context, name string, h *held, p *cla
 	ttl := max(issuedAt(rec, p).Add(s.cfg.MaxAccessTokenAge).Sub(s.o.now()), s.cfg.GraceWindow)
 	next.rec.Version, rotatedRec.Version = recordVersion, recordVersion
 	// The subject's index is read beside the writes: moved decides from it
-	// whether to list the family again.
+	// whether to list the family again. The lock is released with the
+	// writes where the Store can (MemcacheStore), else by rotate.
 	var idx subjectIndex
 	var idxErr error
 	var wg sync.WaitGroup
 	wg.Go(func() { idxErr = s.load(ctx, s.indexName(rec.Subject), &idx) })
-	errs := s.saveAll(ctx, []saving{
+	errs := s.saveAll(ctx, h, []saving{
 		{nextName, next.rec, s.cfg.RecordTTL},
 		{name, rotatedRec, ttl},
 		{s.headName(rec.FamilyID), &familyHead{Version: indexVersion, Subject: rec.Subject, Current: nextName}, s.cfg.RecordTTL},

@@ -335,13 +335,13 @@ type saving struct {
 	ttl  time.Duration
 }
 
-// saveAll saves each of vs as save does, at once: in one call when the
-// Store is a multiSetter (MemcacheStore: one round trip per node),
-// otherwise side by side. It returns each one's error.
-func (s *Service) saveAll(ctx context.Context, vs []saving) []error {
+// saveAll saves each of vs as save does, at once: when the refresh lock
+// h can (MemcacheStore), in one call that then releases h (h.released),
+// one round trip per node; otherwise side by side. It returns each one's
+// error.
+func (s *Service) saveAll(ctx context.Context, h *held, vs []saving) []error {
 	errs := make([]error, len(vs))
-	ms, ok := s.store.(multiSetter)
-	if !ok {
+	if h.setThenUnlock == nil {
 		var wg sync.WaitGroup
 		for i, v := range vs {
 			wg.Go(func() { errs[i] = s.save(ctx, v.name, v.v, v.ttl) })
@@ -358,7 +358,11 @@ func (s *Service) saveAll(ctx context.Context, vs []saving) []error {
 		}
 		entries = append(entries, entry{name: v.name, value: s.sealer.seal(plain, v.name), ttl: v.ttl})
 	}
-	stored := ms.setMany(ctx, entries)
+	stored, err := h.setThenUnlock(ctx, entries)
+	h.released = true
+	if err != nil {
+		s.o.logger.Warn("refresh: releasing a refresh lock failed; it expires with its TTL", zap.Error(err))
+	}
 	for i, k := 0, 0; i < len(vs); i++ {
 		if errs[i] != nil {
 			continue

@@ -36,8 +36,8 @@ type Store interface {
 }
 
 // lockReader is a Store that takes a lock and reads a value under it, and
-// then releases the lock, in fewer round trips than Lock, Get and Unlock:
-// MemcacheStore. The Service uses them when a Store has them.
+// then writes and releases the lock, in fewer round trips than Lock, Get,
+// Set and Unlock: MemcacheStore. The Service uses it when a Store has it.
 type lockReader interface {
 	// lockGet takes the lock on lock for owner, as Lock does, and once it
 	// is held reads name. It returns ErrLocked, or why the lock could not
@@ -51,16 +51,13 @@ type lockedRead struct {
 	value  []byte                          // what name holds, when err is nil
 	err    error                           // ErrNotFound, or the store failing
 	unlock func(ctx context.Context) error // releases the lock, as Unlock does
+	// setThenUnlock stores each entry as Set does, then releases the
+	// lock, in one round trip per node where it can; it returns each
+	// entry's error and the release's.
+	setThenUnlock func(ctx context.Context, entries []entry) ([]error, error)
 }
 
-// multiSetter is a Store that stores several values in fewer round trips
-// than a Set each: MemcacheStore. The Service uses it when a Store has it.
-type multiSetter interface {
-	// setMany stores each entry as Set does, and returns each one's error.
-	setMany(ctx context.Context, entries []entry) []error
-}
-
-// entry is a value for setMany to store.
+// entry is a value for lockedRead.setThenUnlock to store.
 type entry struct {
 	name  string
 	value []byte
