@@ -52,7 +52,8 @@
 // the records share the lock's nodes — always on one or two nodes),
 // beside a read of the subject's index: three memcached round trips one
 // after the other on one node where there were nine, four on two nodes
-// where there were twelve. The new login is stored before the answer and
+// where there were twelve (on more nodes, six unless the records share
+// the lock's nodes). The new login is stored before the answer and
 // the rotation before the release. A request that finds the lock held
 // reads the record, answers a rotated one at once and otherwise waits for
 // the lock. Any other [Store] gets the same calls through its methods, the
