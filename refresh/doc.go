@@ -43,6 +43,22 @@
 // service's instances. The lock is released only by its owner (a random
 // token; [MemcacheStore] removes it with a compare-and-swap).
 //
+// A refresh verifies the access token, takes the lock and reads the
+// record under it (with [MemcacheStore], one add per copy of the lock,
+// then one gets per node for the record and the lock's CAS ids), asks the
+// provider, then writes the new login, the family's head and the old
+// login's rotation together and releases the lock after them on the same
+// connection (one pipelined round trip per node, the nodes at once, when
+// the records share the lock's nodes — always on one or two nodes),
+// beside a read of the subject's index: three memcached round trips one
+// after the other on one node where there were nine, four on two nodes
+// where there were twelve (on more nodes, six unless the records share
+// the lock's nodes). The new login is stored before the answer and
+// the rotation before the release. A request that finds the lock held
+// reads the record, answers a rotated one at once and otherwise waits for
+// the lock. Any other [Store] gets the same calls through its methods, the
+// writes side by side, then Unlock.
+//
 // A call cut off by Timeout is abandoned, but the provider may still run
 // it: the refresh token it presented is then rotated and the new one lost
 // with the answer, and the next refresh presents the rotated token. Only

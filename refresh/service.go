@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -473,26 +474,30 @@ func (s *Service) refresh(ctx context.Context, accessToken string) (*Tokens, err
 	if err := s.checkRevocation(ctx, name, p); err != nil {
 		return nil, err
 	}
+	// The lock comes first and the record is read under it, once: a read
+	// before the lock would have to be repeated under it, since a refresh
+	// that finished in between rotates the record.
 	wait := newBackoff(s.lockTTL())
 	for {
-		rec, err := s.get(ctx, name)
-		if err != nil {
-			return nil, err
-		}
-		if rec.Rotated != nil {
-			return s.rotated(ctx, name, rec)
-		}
-		owner, taken := rand.Text(), time.Now()
-		err = s.store.Lock(ctx, lockName(name), owner, s.lockTTL())
+		taken := time.Now()
+		h, err := s.lock(ctx, name, rand.Text())
 		switch {
 		case err == nil:
-			return s.rotate(ctx, taken, name, owner, p, accessToken)
+			return s.rotate(ctx, taken, name, h, p, accessToken)
 		case !errors.Is(err, ErrLocked):
 			return nil, storeError(err)
 		}
 		// Another request (maybe on another instance) is refreshing this
-		// token: wait, then read the record it leaves behind.
+		// token, or has just refreshed it: a rotated record answers at
+		// once; otherwise wait, then try again.
 		s.traceWait(ctx)
+		rec, err := s.get(ctx, name)
+		switch {
+		case err != nil:
+			return nil, err
+		case rec.Rotated != nil:
+			return s.rotated(ctx, name, rec)
+		}
 		if err := wait.sleep(ctx); err != nil {
 			return nil, fmt.Errorf("%w: waiting for a concurrent refresh of the same token: %w", ErrProviderUnavailable, err)
 		}
@@ -500,6 +505,40 @@ func (s *Service) refresh(ctx context.Context, accessToken string) (*Tokens, err
 }
 
 func lockName(name string) string { return name + ":lock" }
+
+// held is the refresh lock on a login, taken by lock.
+type held struct {
+	rec    *record                         // the login, read under the lock
+	err    error                           // or why it could not be (get's errors)
+	unlock func(ctx context.Context) error // releases the lock
+	// setThenUnlock, when the Store has it, stores entries then releases
+	// the lock in the same round trip where it can (see lockedRead);
+	// released says saveAll has used it.
+	setThenUnlock func(ctx context.Context, entries []entry) ([]error, error)
+	released      bool
+}
+
+// lock takes the refresh lock on the login under name for owner, then
+// reads the login: in one call when the Store is a lockReader, which saves
+// round trips; otherwise with Lock, then Get. It returns ErrLocked when
+// another request holds the lock.
+func (s *Service) lock(ctx context.Context, name, owner string) (*held, error) {
+	if lr, ok := s.store.(lockReader); ok {
+		r, err := lr.lockGet(ctx, lockName(name), owner, s.lockTTL(), name)
+		if err != nil {
+			return nil, err
+		}
+		h := &held{unlock: r.unlock, setThenUnlock: r.setThenUnlock}
+		h.rec, h.err = s.opened(name, r.value, r.err)
+		return h, nil
+	}
+	if err := s.store.Lock(ctx, lockName(name), owner, s.lockTTL()); err != nil {
+		return nil, err
+	}
+	h := &held{unlock: func(ctx context.Context) error { return s.store.Unlock(ctx, lockName(name), owner) }}
+	h.rec, h.err = s.get(ctx, name)
+	return h, nil
+}
 
 // checkRevocation refuses a refresh of p, whose login is under name, when
 // the token cache says a revocation refuses p — and ends that login.
@@ -545,25 +584,28 @@ func (s *Service) verify(ctx context.Context, accessToken string) (*claims.Princ
 	return p, nil
 }
 
-// rotate is the one refresh of the login under name, whose lock owner took
-// at taken. From here it runs to the end whatever the caller does: the
-// lock's work on a context whose deadline leaves the lock lockMargin to
-// spare, then the release and the cache updates on one of their own.
-func (s *Service) rotate(ctx context.Context, taken time.Time, name, owner string, p *claims.Principal, accessToken string) (*Tokens, error) {
+// rotate is the one refresh of the login under name, whose lock h was
+// taken at taken. From here it runs to the end whatever the caller does:
+// the lock's work on a context whose deadline leaves the lock lockMargin
+// to spare, then the release and the cache updates on one of their own.
+func (s *Service) rotate(ctx context.Context, taken time.Time, name string, h *held, p *claims.Principal, accessToken string) (*Tokens, error) {
 	locked, cancel := context.WithDeadline(context.WithoutCancel(ctx), taken.Add(s.cfg.Timeout+storeWindow))
-	rec, next, err := s.rotateLocked(locked, name, p)
+	rec, next, err := s.rotateLocked(locked, name, h, p)
 	cancel()
 	after, cancel := detach(ctx, s.cfg.Timeout+storeWindow)
 	defer cancel()
-	if err := s.store.Unlock(after, lockName(name), owner); err != nil {
-		s.o.logger.Warn("refresh: releasing a refresh lock failed; it expires with its TTL", zap.Error(err))
+	if !h.released {
+		if err := h.unlock(after); err != nil {
+			s.o.logger.Warn("refresh: releasing a refresh lock failed; it expires with its TTL", zap.Error(err))
+		}
 	}
 	switch {
 	case err != nil:
 		return nil, err
 	case next == nil:
-		// A refresh that finished between our first read and the lock
-		// rotated the record: its result is ours too.
+		// A refresh that finished before we took the lock rotated the
+		// record: its result is ours too (a duplicate within the grace
+		// window), or this is reuse.
 		return s.rotated(after, name, rec)
 	case next.storeErr != nil:
 		s.unstored(after, next.rec, next.storeErr)
@@ -582,12 +624,16 @@ type successor struct {
 	storeErr error   // why rec is stored nowhere, if it is not
 }
 
-// rotateLocked, under the lock on name: re-read the record (a refresh that
-// finished between our first read and the lock has rotated it: then it
-// returns the record and no successor), ask the provider, write the new
-// login and mark the old one rotated.
-func (s *Service) rotateLocked(ctx context.Context, name string, p *claims.Principal) (*record, *successor, error) {
-	rec, err := s.get(ctx, name)
+// rotateLocked, under the lock h on name: take the record h read (a
+// refresh that finished before the lock was taken has rotated it: then it
+// returns the record and no successor), ask the provider, then write the new login,
+// move the family's head and mark the old login rotated, at once. The new
+// login must be stored before the answer, and the rotation before the lock
+// is released: both are, since rotate answers and releases after this
+// returns; the writes do not depend on one another, so they need not wait
+// for one another.
+func (s *Service) rotateLocked(ctx context.Context, name string, h *held, p *claims.Principal) (*record, *successor, error) {
+	rec, err := h.rec, h.err
 	if err != nil || rec.Rotated != nil {
 		return rec, nil, err
 	}
@@ -612,21 +658,40 @@ func (s *Service) rotateLocked(ctx context.Context, name string, p *claims.Princ
 			FamilyID: rec.FamilyID, CreatedAt: s.o.now().Unix()},
 	}
 	nextName := s.name(tok.AccessToken)
-	if next.storeErr = s.put(ctx, nextName, next.rec, s.cfg.RecordTTL); next.storeErr != nil {
-		// The provider has rotated: an error now would send the client back
-		// with the old token, which the provider would take for reuse.
-		return rec, next, nil
-	}
-	s.moved(ctx, next.rec, nextName)
 	// The old record keeps no refresh token: it points to its successor and
 	// lives as long as the old access token could still be presented, so a
-	// replay after the grace window is recognized as reuse.
+	// replay after the grace window is recognized as reuse. It is marked
+	// even if the new login could not be stored: the provider has rotated,
+	// so the refresh token it held is spent either way, and a duplicate
+	// within the grace window gets the access token the first caller got.
 	rotatedRec := &record{Issuer: rec.Issuer, Subject: rec.Subject, ClientID: rec.ClientID, FamilyID: rec.FamilyID, CreatedAt: rec.CreatedAt,
 		Rotated: &rotation{At: s.o.now().Unix(), Next: nextName, Tokens: *next.tokens}}
 	ttl := max(issuedAt(rec, p).Add(s.cfg.MaxAccessTokenAge).Sub(s.o.now()), s.cfg.GraceWindow)
-	if err := s.put(ctx, name, rotatedRec, ttl); err != nil {
-		s.o.logger.Warn("refresh: could not mark the old login rotated", zap.String("family", rec.FamilyID), zap.Error(err))
+	next.rec.Version, rotatedRec.Version = recordVersion, recordVersion
+	// The subject's index is read beside the writes: moved decides from it
+	// whether to list the family again. The lock is released with the
+	// writes where the Store can (MemcacheStore), else by rotate.
+	var idx subjectIndex
+	var idxErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { idxErr = s.load(ctx, s.indexName(rec.Subject), &idx) })
+	errs := s.saveAll(ctx, h, []saving{
+		{nextName, next.rec, s.cfg.RecordTTL},
+		{name, rotatedRec, ttl},
+		{s.headName(rec.FamilyID), &familyHead{Version: indexVersion, Subject: rec.Subject, Current: nextName}, s.cfg.RecordTTL},
+	})
+	wg.Wait()
+	// The provider has rotated: an error now would send the client back
+	// with the old token, which the provider would take for reuse; the
+	// caller hands out the new one and revokes its refresh token.
+	next.storeErr = errs[0]
+	if errs[1] != nil {
+		s.o.logger.Warn("refresh: could not mark the old login rotated", zap.String("family", rec.FamilyID), zap.Error(errs[1]))
 	}
+	if errs[2] != nil {
+		s.o.logger.Warn("refresh: could not move a family's head; ending its sessions walks from the previous login", zap.String("family", rec.FamilyID), zap.Error(errs[2]))
+	}
+	s.moved(ctx, next.rec, &idx, idxErr)
 	return rec, next, nil
 }
 
@@ -786,8 +851,14 @@ func (s *Service) name(accessToken string) string {
 // does not open (tampered, moved, sealed with a retired key), means the
 // login is gone: ErrLoginRequired.
 func (s *Service) get(ctx context.Context, name string) (*record, error) {
+	sealed, err := s.store.Get(ctx, name)
+	return s.opened(name, sealed, err)
+}
+
+// opened is get's answer for what a read of name returned: sealed, or err.
+func (s *Service) opened(name string, sealed []byte, err error) (*record, error) {
 	var rec record
-	switch err := s.load(ctx, name, &rec); {
+	switch err := s.open(name, sealed, err, &rec); {
 	case errors.Is(err, ErrNotFound):
 		return nil, fmt.Errorf("%w: no stored login for this access token", ErrLoginRequired)
 	case errors.Is(err, errUnreadable):

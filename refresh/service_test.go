@@ -39,14 +39,19 @@ var (
 type observer struct {
 	mu     sync.Mutex
 	tokens []string
+	spent  time.Duration // in token-endpoint calls, answers read
 }
 
 func (o *observer) RoundTrip(req *http.Request) (*http.Response, error) {
+	start := time.Now()
 	resp, err := http.DefaultTransport.RoundTrip(req)
 	if err != nil || !strings.HasSuffix(req.URL.Path, "/oauth/token") {
 		return resp, err
 	}
 	body, _ := io.ReadAll(resp.Body)
+	o.mu.Lock()
+	o.spent += time.Since(start)
+	o.mu.Unlock()
 	resp.Body.Close()
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	var t struct {
@@ -67,6 +72,13 @@ func (o *observer) all() []string {
 }
 
 func (o *observer) latest() string { all := o.all(); return all[len(all)-1] }
+
+// providerTime returns the time spent in token-endpoint calls so far.
+func (o *observer) providerTime() time.Duration {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.spent
+}
 
 type env struct {
 	t     testing.TB

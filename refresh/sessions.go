@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -111,16 +112,12 @@ func (s *Service) prune(ctx context.Context, idx *subjectIndex) {
 	idx.Families = slices.DeleteFunc(idx.Families, func(f indexed) bool { return slices.Contains(gone, f.ID) })
 }
 
-// moved records that rec's family now stands at name (after a rotation),
-// and lists the family again if its index lacks it (a login made before
+// moved lists rec's family, which a rotation has just moved (the caller
+// wrote its head), again if its index lacks it (a login made before
 // sessions were indexed) or expires within half a RecordTTL (a family kept
-// alive by refreshes outlives the login that listed it).
-func (s *Service) moved(ctx context.Context, rec *record, name string) {
-	if err := s.save(ctx, s.headName(rec.FamilyID), &familyHead{Version: indexVersion, Subject: rec.Subject, Current: name}, s.cfg.RecordTTL); err != nil {
-		s.o.logger.Warn("refresh: could not move a family's head; ending its sessions walks from the previous login", zap.String("family", rec.FamilyID), zap.Error(err))
-	}
-	var idx subjectIndex
-	err := s.load(ctx, s.indexName(rec.Subject), &idx)
+// alive by refreshes outlives the login that listed it). idx and err are
+// what loading the index found.
+func (s *Service) moved(ctx context.Context, rec *record, idx *subjectIndex, err error) {
 	if err == nil && idx.has(rec.FamilyID) && time.Unix(idx.Until, 0).Sub(s.o.now()) > s.cfg.RecordTTL/2 {
 		return
 	}
@@ -308,6 +305,11 @@ var errUnreadable = errors.New("refresh: stored value unreadable")
 // with a retired key), a store error otherwise.
 func (s *Service) load(ctx context.Context, name string, v any) error {
 	sealed, err := s.store.Get(ctx, name)
+	return s.open(name, sealed, err, v)
+}
+
+// open is load's answer for what a read of name returned: sealed, or err.
+func (s *Service) open(name string, sealed []byte, err error, v any) error {
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return ErrNotFound
@@ -324,6 +326,53 @@ func (s *Service) load(ctx context.Context, name string, v any) error {
 		return errUnreadable
 	}
 	return nil
+}
+
+// saving is a value for saveAll to seal and store.
+type saving struct {
+	name string
+	v    any
+	ttl  time.Duration
+}
+
+// saveAll saves each of vs as save does, at once: when the refresh lock
+// h can (MemcacheStore), in one call that then releases h (h.released),
+// one round trip per node; otherwise side by side. It returns each one's
+// error.
+func (s *Service) saveAll(ctx context.Context, h *held, vs []saving) []error {
+	errs := make([]error, len(vs))
+	if h.setThenUnlock == nil {
+		var wg sync.WaitGroup
+		for i, v := range vs {
+			wg.Go(func() { errs[i] = s.save(ctx, v.name, v.v, v.ttl) })
+		}
+		wg.Wait()
+		return errs
+	}
+	entries := make([]entry, 0, len(vs))
+	for i, v := range vs {
+		plain, err := json.Marshal(v.v)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		entries = append(entries, entry{name: v.name, value: s.sealer.seal(plain, v.name), ttl: v.ttl})
+	}
+	stored, err := h.setThenUnlock(ctx, entries)
+	h.released = true
+	if err != nil {
+		s.o.logger.Warn("refresh: releasing a refresh lock failed; it expires with its TTL", zap.Error(err))
+	}
+	for i, k := 0, 0; i < len(vs); i++ {
+		if errs[i] != nil {
+			continue
+		}
+		if stored[k] != nil {
+			errs[i] = storeError(stored[k])
+		}
+		k++
+	}
+	return errs
 }
 
 // save seals v as JSON under name for ttl.

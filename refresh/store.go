@@ -35,6 +35,35 @@ type Store interface {
 	Unlock(ctx context.Context, name, owner string) error
 }
 
+// lockReader is a Store that takes a lock and reads a value under it, and
+// then writes and releases the lock, in fewer round trips than Lock, Get,
+// Set and Unlock: MemcacheStore. The Service uses it when a Store has it.
+type lockReader interface {
+	// lockGet takes the lock on lock for owner, as Lock does, and once it
+	// is held reads name. It returns ErrLocked, or why the lock could not
+	// be taken; otherwise the lock is held, and lockedRead says what the
+	// read found and how to release it.
+	lockGet(ctx context.Context, lock, owner string, ttl time.Duration, name string) (*lockedRead, error)
+}
+
+// lockedRead is what lockGet read under the lock it took.
+type lockedRead struct {
+	value  []byte                          // what name holds, when err is nil
+	err    error                           // ErrNotFound, or the store failing
+	unlock func(ctx context.Context) error // releases the lock, as Unlock does
+	// setThenUnlock stores each entry as Set does, then releases the
+	// lock, in one round trip per node where it can; it returns each
+	// entry's error and the release's.
+	setThenUnlock func(ctx context.Context, entries []entry) ([]error, error)
+}
+
+// entry is a value for lockedRead.setThenUnlock to store.
+type entry struct {
+	name  string
+	value []byte
+	ttl   time.Duration
+}
+
 // Store errors.
 var (
 	ErrNotFound = errors.New("refresh: no such record")

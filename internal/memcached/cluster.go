@@ -83,6 +83,7 @@ type node struct {
 	addr        string
 	read, write *memcache.Client
 	multi       *getter // the multi-key reads (GetMulti)
+	pipes       *pipes  // pipelined writes, on the write timeout
 	b           *breaker
 
 	mu       sync.Mutex    // guards hints, lost, rejoined and probing, and b's closing (see rejoin)
@@ -131,11 +132,16 @@ func NewCluster(nodes []Node, cfg ClusterConfig) (*Cluster, error) {
 		if err != nil {
 			return nil, err
 		}
+		pipes, err := newPipes(nd.Addr, cfg.WriteTimeout, cfg.MaxIdleConns)
+		if err != nil {
+			return nil, err
+		}
 		c.nodes = append(c.nodes, &node{
 			addr:  nd.Addr,
 			read:  read,
 			write: write,
 			multi: multi,
+			pipes: pipes,
 			b:     &breaker{threshold: int32(min(cfg.BreakerThreshold, 1<<31-1))},
 		})
 	}
@@ -166,7 +172,7 @@ func (c *Cluster) Close() error {
 	c.wg.Wait()
 	var errs []error
 	for _, n := range c.nodes {
-		errs = append(errs, n.read.Close(), n.write.Close(), n.multi.close())
+		errs = append(errs, n.read.Close(), n.write.Close(), n.multi.close(), n.pipes.close())
 	}
 	return errors.Join(errs...)
 }

@@ -149,9 +149,15 @@
 // removes a copy only while it still holds the owner's token: gets, then a
 // compare-and-swap with expiration -1, which memcached stores as already
 // expired (the key then reads as absent and add succeeds on it; a copy
-// changed since the gets is left alone). [Cluster.Lease] is the same on a
-// single copy, for electing one caller among many for a short while, such
-// as one instance asking the provider about a token.
+// changed since the gets is left alone). [Cluster.LockAndGet] takes a lock
+// and then, in one gets per node, reads keys under it together with the
+// lock's own copies: their CAS ids let that Lock's Unlock skip the gets,
+// one compare-and-swap per copy, and [Lock.SetAndUnlock] writes
+// replicated keys, several keys' sets together on one connection per node
+// (pipelined, the nodes at once), then releases the lock — in the same
+// pipelines when the keys share the lock's nodes. [Cluster.Lease] is the
+// same as Lock on a single copy, for electing one caller among many for a
+// short while, such as one instance asking the provider about a token.
 //
 // # What a node loss costs
 //

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/bradfitz/gomemcache/memcache"
@@ -16,23 +15,27 @@ import (
 // and the nodes are asked at once. It returns one Copies per key, in the
 // order of keys, and fails only when no node answered for any key; a key
 // none of whose nodes answered has both Errs set. Its items carry no CAS
-// id. The last node is read in the caller's goroutine, over connections of
-// the node's own (see getter), so that reading one node starts no
-// goroutine.
+// id (getMultiCAS's do). The last node is read in the caller's goroutine,
+// over connections of the node's own (see getter), so that reading one
+// node starts no goroutine.
 //
 // Reading both copies costs no round trip more than reading one: the
 // nodes are asked at once, and a node holding either copy of any key is
 // asked anyway. So a copy lost with a restart (which no replay restores)
 // is still found on the other node.
 func (c *Cluster) GetMulti(ctx context.Context, keys []string) ([]Copies, error) {
+	return c.getMulti(ctx, keys, false)
+}
+
+// getMultiCAS is GetMulti through gomemcache's GetMulti (a goroutine per
+// call), whose items carry the CAS ids a CompareAndSwap needs.
+func (c *Cluster) getMultiCAS(ctx context.Context, keys []string) ([]Copies, error) {
+	return c.getMulti(ctx, keys, true)
+}
+
+func (c *Cluster) getMulti(ctx context.Context, keys []string, withCAS bool) ([]Copies, error) {
 	cps := make([]Copies, len(keys))
-	type slot struct{ key, copy int }
-	type batch struct {
-		n     *node
-		keys  []string
-		slots []slot
-	}
-	var batches []*batch
+	var batches []*batch[string]
 	for k, key := range keys {
 		for i, n := range c.copies(key, &cps[k]) {
 			switch {
@@ -42,26 +45,18 @@ func (c *Cluster) GetMulti(ctx context.Context, keys []string) ([]Copies, error)
 				cps[k].Errs[i] = outErr("get", n)
 				continue
 			}
-			var b *batch
-			for _, have := range batches {
-				if have.n == n {
-					b = have
-					break
-				}
-			}
-			if b == nil {
-				b = &batch{n: n, keys: make([]string, 0, len(keys)), slots: make([]slot, 0, len(keys))}
-				batches = append(batches, b)
-			}
-			b.keys = append(b.keys, key)
-			b.slots = append(b.slots, slot{k, i})
+			batches = addToBatch(batches, n, key, slot{k, i}, len(keys))
 		}
 	}
-	fetch := func(b *batch) {
+	fetch := func(b *batch[string]) {
 		var items []*memcache.Item
 		var found int
-		err := c.do(ctx, b.n, "get", false, func(*memcache.Client) (err error) {
-			items, err = b.n.multi.getMulti(b.keys)
+		err := c.do(ctx, b.n, "get", false, func(mc *memcache.Client) (err error) {
+			if withCAS {
+				items, err = getMultiAligned(mc, b.elems)
+			} else {
+				items, err = b.n.multi.getMulti(b.elems)
+			}
 			for _, it := range items {
 				if it != nil {
 					found++
@@ -71,21 +66,13 @@ func (c *Cluster) GetMulti(ctx context.Context, keys []string) ([]Copies, error)
 		}, &found)
 		for j, s := range b.slots {
 			if err != nil {
-				cps[s.key].Errs[s.copy] = err
+				cps[s.elem].Errs[s.copy] = err
 				continue
 			}
-			cps[s.key].Items[s.copy] = items[j]
+			cps[s.elem].Items[s.copy] = items[j]
 		}
 	}
-	var wg sync.WaitGroup
-	for i, b := range batches {
-		if i == len(batches)-1 {
-			fetch(b) // the last in this goroutine: one node costs no goroutine
-			break
-		}
-		wg.Go(func() { fetch(b) })
-	}
-	wg.Wait()
+	sendAll(batches, fetch)
 	for _, cp := range cps {
 		if cp.Answered() > 0 {
 			return cps, nil
@@ -156,4 +143,18 @@ func (c *Cluster) setIf(ctx context.Context, n *node, item *memcache.Item, repla
 		return err
 	}
 	return fmt.Errorf("memcached: set %s: %w", n.addr, errContended)
+}
+
+// getMultiAligned is gomemcache's GetMulti of keys, aligned with keys (nil
+// for a key the node does not hold).
+func getMultiAligned(mc *memcache.Client, keys []string) ([]*memcache.Item, error) {
+	m, err := mc.GetMulti(keys)
+	if err != nil {
+		return nil, err
+	}
+	items := make([]*memcache.Item, len(keys))
+	for j, k := range keys {
+		items[j] = m[k]
+	}
+	return items, nil
 }

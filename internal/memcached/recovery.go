@@ -181,6 +181,7 @@ func (c *Cluster) rejoin(n *node) bool {
 	// turn, one connection per cooldown. Probe and replay on fresh ones.
 	_ = n.read.Close()
 	_ = n.write.Close()
+	_ = n.pipes.close()
 	ctx := context.Background()
 	if err := c.do(ctx, n, "version", false, (*memcache.Client).Ping); err != nil {
 		return false
@@ -286,8 +287,17 @@ func (c *Cluster) release(ctx context.Context, n *node, key string, owner []byte
 	if err != nil || !bytes.Equal(it.Value, owner) {
 		return ignoreMiss(err)
 	}
-	it.Value, it.Expiration = nil, -1
-	err = c.do(ctx, n, "cas", true, func(mc *memcache.Client) error { return mc.CompareAndSwap(it) })
+	return c.expire(ctx, n, it)
+}
+
+// expire removes from n the item read as it, unless it has changed since
+// (its CAS id no longer matches): a compare-and-swap to an item with
+// exptime -1. It does not change it. A key absent or changed is not an
+// error.
+func (c *Cluster) expire(ctx context.Context, n *node, it *memcache.Item) error {
+	gone := *it
+	gone.Value, gone.Expiration = nil, -1
+	err := c.do(ctx, n, "cas", true, func(mc *memcache.Client) error { return mc.CompareAndSwap(&gone) })
 	if errors.Is(err, memcache.ErrCASConflict) {
 		return nil
 	}

@@ -1,6 +1,7 @@
 package memcached
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -173,6 +174,11 @@ type Lock struct {
 	until      time.Time
 	nodes      [2]*node // where it was taken; nodes[1] nil for a lease
 	replicated bool
+	// read are the copies LockAndGet read once the lock was held, where
+	// they hold its owner: their CAS ids let Unlock remove them unread.
+	read [2]*memcache.Item
+	// released are the copies SetAndUnlock released with its writes.
+	released [2]bool
 }
 
 // Lock takes the lock named key for ttl, on both of its nodes, with add:
@@ -229,6 +235,39 @@ func (c *Cluster) LockAs(ctx context.Context, key string, owner []byte, ttl time
 		}
 	}
 	return l, nil
+}
+
+// LockAndGet is LockAs followed by GetMulti of keys, with the lock's own
+// copies read in the same round trip: once the lock is held, one gets per
+// node reads keys and the lock, nodes at once. The reads are sent after
+// the lock was taken, so they see every write its previous owner made
+// before releasing it. The *Lock keeps the copies it read, whose CAS ids
+// let its Unlock remove each with one compare-and-swap, without reading it
+// again (a copy it could not read is read first, as by UnlockAs).
+//
+// It returns ErrLocked, or LockAs's error, with no *Lock when the lock was
+// not taken. When it was but a key could be read from neither of its
+// nodes, it returns the *Lock, which the caller must release, with the
+// error; the Copies then say which keys were read.
+func (c *Cluster) LockAndGet(ctx context.Context, key string, owner []byte, ttl time.Duration, keys []string) (*Lock, []Copies, error) {
+	l, err := c.LockAs(ctx, key, owner, ttl)
+	if err != nil {
+		return nil, nil, err
+	}
+	cps, err := c.getMultiCAS(ctx, append(keys[:len(keys):len(keys)], key))
+	lock := cps[len(keys)]
+	for i, it := range lock.Items {
+		if it != nil && bytes.Equal(it.Value, owner) {
+			l.read[i] = it
+		}
+	}
+	cps = cps[:len(keys)]
+	for k := range cps {
+		if err == nil && cps[k].Answered() == 0 {
+			err = cps[k].err("get")
+		}
+	}
+	return l, cps, err
 }
 
 // Lease takes a short lock on key's single copy, with add, on the key's
@@ -298,7 +337,11 @@ func (l *Lock) unlock(ctx context.Context, on [2]bool) error {
 			continue
 		}
 		err := outErr("cas", n)
-		if !n.b.isOpen() {
+		switch {
+		case n.b.isOpen():
+		case l.read[i] != nil:
+			err = l.c.expire(ctx, n, l.read[i])
+		default:
 			err = l.c.release(ctx, n, l.key, l.owner)
 		}
 		if err != nil && !(l.replicated && l.c.queue(n, hint{op: hintUnlock, key: l.key, value: l.owner})) {
