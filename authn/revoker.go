@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/authgate/authgate/internal/auth0mgmt"
+	"github.com/authgate/authgate/internal/tracing"
 	"github.com/authgate/authgate/refresh"
 )
 
@@ -58,12 +60,17 @@ type Auth0Grants struct {
 }
 
 // NewAuth0Grants returns an Auth0Grants for cfg; WithHTTPClient sets its
-// HTTP client (other options are ignored).
+// HTTP client, and WithTracerProvider makes a client span of each call to
+// the Management API (other options are ignored).
 func NewAuth0Grants(cfg Auth0GrantsConfig, opts ...Option) (*Auth0Grants, error) {
 	o := defaultOptions(opts)
+	client := o.httpClient
+	if client == nil && o.tracer != nil {
+		client = &http.Client{Timeout: 10 * time.Second} // auth0mgmt's default
+	}
 	api, err := auth0mgmt.New(auth0mgmt.Config{
 		Domain: cfg.Domain, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret,
-		MaxRetries: cfg.MaxRetries, MaxRetryWait: cfg.MaxRetryWait, HTTPClient: o.httpClient,
+		MaxRetries: cfg.MaxRetries, MaxRetryWait: cfg.MaxRetryWait, HTTPClient: tracing.Client(client, o.tracer),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("authn: Auth0GrantsConfig: %w", err)

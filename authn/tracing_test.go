@@ -193,3 +193,41 @@ func BenchmarkTracedMiss(b *testing.B) {
 		})
 	}
 }
+
+// TestTraceManagementAPI: with WithTracerProvider, each call Auth0Grants
+// makes to the Management API — its client-credentials token, the grants
+// listed and deleted — is a client span, a child of the request's, that
+// holds no secret or token.
+func TestTraceManagementAPI(t *testing.T) {
+	cfg := idptest.Demo()
+	cfg.Clients = append(cfg.Clients, idptest.Client{ID: "admin", Secret: "admin-secret", Kind: idptest.ClientMachine,
+		Grants: []string{"client_credentials"}, ManagementScopes: []string{"read:grants", "delete:grants"}})
+	idp := idptest.Start(t, cfg)
+	rec := tracingtest.New(t)
+	grants, err := authn.NewAuth0Grants(authn.Auth0GrantsConfig{Domain: idp.Issuer(), ClientID: "admin", ClientSecret: "admin-secret"},
+		authn.WithTracerProvider(rec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, request := rec.Request(context.Background())
+	if err := grants.DeleteGrants(ctx, "auth0|alice", "partner-app"); err != nil {
+		t.Fatal(err)
+	}
+	request.End()
+	var paths []string
+	for _, s := range rec.Spans() {
+		if s.Name == "request" {
+			continue
+		}
+		tracingtest.ChildOf(t, s, request.SpanContext())
+		paths = append(paths, s.Name+" "+tracingtest.Attrs(s)["url.full"])
+	}
+	if got := strings.Join(paths, ", "); !strings.Contains(got, "POST "+idp.TokenURL()) || !strings.Contains(got, "GET "+idp.Issuer()+"api/v2/grants") {
+		t.Errorf("spans: %s; want the token request and the grants listed", got)
+	}
+	for where, text := range tracingtest.Texts(rec.Spans()) {
+		if strings.Contains(text, "admin-secret") || strings.Contains(text, "eyJ") {
+			t.Errorf("%s holds a secret or a token: %q", where, text)
+		}
+	}
+}
