@@ -155,7 +155,7 @@ func (cn *getConn) gets(keys []string, deadline time.Time) ([]*memcache.Item, er
 		if bytes.Equal(line, end) {
 			return items, nil
 		}
-		key, flags, size, err := parseValueLine(line)
+		key, flags, size, cas, err := parseValueLine(line)
 		if err != nil {
 			return nil, err
 		}
@@ -172,14 +172,13 @@ func (cn *getConn) gets(keys []string, deadline time.Time) ([]*memcache.Item, er
 		if !bytes.HasSuffix(v, crlf) {
 			return nil, errors.New("memcached: gets: value not followed by CRLF")
 		}
-		items[next] = &memcache.Item{Key: keys[next], Value: v[:size], Flags: flags}
+		items[next] = &memcache.Item{Key: keys[next], Value: v[:size], Flags: flags, CasID: cas}
 		next++
 	}
 }
 
-// parseValueLine reads "VALUE <key> <flags> <bytes> <cas>\r\n" (the CAS id,
-// which gets sends, is not kept).
-func parseValueLine(line []byte) (key []byte, flags uint32, size int, err error) {
+// parseValueLine reads "VALUE <key> <flags> <bytes> <cas>\r\n".
+func parseValueLine(line []byte) (key []byte, flags uint32, size int, cas uint64, err error) {
 	rest, ok := bytes.CutPrefix(line, valueP)
 	rest, ok2 := bytes.CutSuffix(rest, crlf)
 	var f [4][]byte
@@ -190,14 +189,14 @@ func parseValueLine(line []byte) (key []byte, flags uint32, size int, err error)
 			f[i] = rest
 		}
 		if !ok || !ok2 || len(f[i]) == 0 {
-			return nil, 0, 0, fmt.Errorf("memcached: gets: unexpected answer %.40q", line)
+			return nil, 0, 0, 0, fmt.Errorf("memcached: gets: unexpected answer %.40q", line)
 		}
 	}
 	fl, err1 := strconv.ParseUint(string(f[1]), 10, 32)
 	size, err2 := strconv.Atoi(string(f[2]))
-	_, err3 := strconv.ParseUint(string(f[3]), 10, 64)
+	cas, err3 := strconv.ParseUint(string(f[3]), 10, 64)
 	if err1 != nil || err2 != nil || err3 != nil || size < 0 || size > maxValueLen {
-		return nil, 0, 0, fmt.Errorf("memcached: gets: malformed VALUE line %.40q", line)
+		return nil, 0, 0, 0, fmt.Errorf("memcached: gets: malformed VALUE line %.40q", line)
 	}
-	return f[0], uint32(fl), size, nil
+	return f[0], uint32(fl), size, cas, nil
 }

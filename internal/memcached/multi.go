@@ -14,26 +14,16 @@ import (
 // keys are grouped by node, each node that is up gets one "gets k1 k2 …",
 // and the nodes are asked at once. It returns one Copies per key, in the
 // order of keys, and fails only when no node answered for any key; a key
-// none of whose nodes answered has both Errs set. Its items carry no CAS
-// id (getMultiCAS's do). The last node is read in the caller's goroutine,
-// over connections of the node's own (see getter), so that reading one
-// node starts no goroutine.
+// none of whose nodes answered has both Errs set. Its items carry their
+// CAS ids. The last node is read in the caller's goroutine, over
+// connections of the node's own (see getter), so that reading one node
+// starts no goroutine.
 //
 // Reading both copies costs no round trip more than reading one: the
 // nodes are asked at once, and a node holding either copy of any key is
 // asked anyway. So a copy lost with a restart (which no replay restores)
 // is still found on the other node.
 func (c *Cluster) GetMulti(ctx context.Context, keys []string) ([]Copies, error) {
-	return c.getMulti(ctx, keys, false)
-}
-
-// getMultiCAS is GetMulti through gomemcache's GetMulti (a goroutine per
-// call), whose items carry the CAS ids a CompareAndSwap needs.
-func (c *Cluster) getMultiCAS(ctx context.Context, keys []string) ([]Copies, error) {
-	return c.getMulti(ctx, keys, true)
-}
-
-func (c *Cluster) getMulti(ctx context.Context, keys []string, withCAS bool) ([]Copies, error) {
 	cps := make([]Copies, len(keys))
 	var batches []*batch[string]
 	for k, key := range keys {
@@ -51,12 +41,8 @@ func (c *Cluster) getMulti(ctx context.Context, keys []string, withCAS bool) ([]
 	fetch := func(b *batch[string]) {
 		var items []*memcache.Item
 		var found int
-		err := c.do(ctx, b.n, "get", false, func(mc *memcache.Client) (err error) {
-			if withCAS {
-				items, err = getMultiAligned(mc, b.elems)
-			} else {
-				items, err = b.n.multi.getMulti(b.elems)
-			}
+		err := c.do(ctx, b.n, "get", false, func(*memcache.Client) (err error) {
+			items, err = b.n.multi.getMulti(b.elems)
 			for _, it := range items {
 				if it != nil {
 					found++
@@ -143,18 +129,4 @@ func (c *Cluster) setIf(ctx context.Context, n *node, item *memcache.Item, repla
 		return err
 	}
 	return fmt.Errorf("memcached: set %s: %w", n.addr, errContended)
-}
-
-// getMultiAligned is gomemcache's GetMulti of keys, aligned with keys (nil
-// for a key the node does not hold).
-func getMultiAligned(mc *memcache.Client, keys []string) ([]*memcache.Item, error) {
-	m, err := mc.GetMulti(keys)
-	if err != nil {
-		return nil, err
-	}
-	items := make([]*memcache.Item, len(keys))
-	for j, k := range keys {
-		items[j] = m[k]
-	}
-	return items, nil
 }

@@ -254,7 +254,7 @@ func (c *Cluster) LockAndGet(ctx context.Context, key string, owner []byte, ttl 
 	if err != nil {
 		return nil, nil, err
 	}
-	cps, err := c.getMultiCAS(ctx, append(keys[:len(keys):len(keys)], key))
+	cps, err := c.GetMulti(ctx, append(keys[:len(keys):len(keys)], key))
 	lock := cps[len(keys)]
 	for i, it := range lock.Items {
 		if it != nil && bytes.Equal(it.Value, owner) {
