@@ -115,7 +115,7 @@ func newKeySet(cfg JWKSConfig, allowed map[jwa.SignatureAlgorithm]bool, o option
 // fetch within ctx. A failure leaves the key set usable: the loop retries
 // after a backoff, and requests may too.
 func (ks *keySet) start(ctx context.Context) error {
-	done, _ := ks.fetchFor(ctx, triggerStart)
+	done, _ := ks.fetchFor(ctx, triggerStart, "")
 	ks.wg.Add(1)
 	go ks.refreshLoop()
 	select {
@@ -137,7 +137,7 @@ func (ks *keySet) refreshLoop() {
 	for {
 		wait, idle := ks.refreshWait()
 		if idle && wait <= 0 {
-			ks.fetchFor(context.Background(), triggerRefresh)
+			ks.fetchFor(context.Background(), triggerRefresh, "")
 			continue
 		}
 		var tick <-chan time.Time
@@ -240,7 +240,7 @@ func (ks *keySet) key(ctx context.Context, kid string, issued bool, payload []by
 	}
 	called := ks.o.now()
 	for range 2 {
-		done, started := ks.fetchFor(ctx, trigger)
+		done, started := ks.fetchFor(ctx, trigger, kid)
 		if done == nil {
 			break
 		}
@@ -311,6 +311,10 @@ func (ks *keySet) unknownKid(issued bool, payload []byte) error {
 	return invalid(claims.ReasonUnknownKey, errors.New("no published key has the token's kid"))
 }
 
+// closedChan is a fetch that has ended: fetchFor's answer when none is
+// needed.
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
 func (ks *keySet) lookup(kid string) *verifyKey {
 	if idx := ks.index.Load(); idx != nil {
 		return (*idx)[kid]
@@ -321,9 +325,11 @@ func (ks *keySet) lookup(kid string) *verifyKey {
 // fetchFor returns a channel closed when the fetch in flight ends and when
 // that fetch started, starting a fetch when none is in flight — for an
 // unknown kid only when the rate limit allows. It returns nil when no fetch
-// runs and none may start. A fetch it starts is traced as a child of
-// parent's span.
-func (ks *keySet) fetchFor(parent context.Context, t fetchTrigger) (<-chan struct{}, time.Time) {
+// runs and none may start. When kid is set and a fetch that ended since the
+// caller's lookup has published it, no fetch starts: the channel returned
+// is already closed. A fetch it starts is traced as a child of parent's
+// span.
+func (ks *keySet) fetchFor(parent context.Context, t fetchTrigger, kid string) (<-chan struct{}, time.Time) {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
 	if ks.closed {
@@ -333,6 +339,11 @@ func (ks *keySet) fetchFor(parent context.Context, t fetchTrigger) (<-chan struc
 		return ks.fetching, ks.fetchStarted
 	}
 	now := ks.o.now()
+	// A fetch publishes its keys under ks.mu before it stops being in
+	// flight: with none in flight, the index is as new as it gets.
+	if kid != "" && ks.lookup(kid) != nil {
+		return closedChan, now
+	}
 	if t == triggerUnknownKid {
 		// Only the fetches unknown kids force count against the limit:
 		// the first fetch must not delay a key rotated just after start.
