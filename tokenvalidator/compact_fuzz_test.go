@@ -20,15 +20,7 @@ import (
 // accepted token; this one can.)
 func FuzzCompactSigned(f *testing.F) {
 	idp := idptest.Start(f, idptest.Demo())
-	secret := bytes.Repeat([]byte("k"), 32)
-	v, err := NewJWKS(context.Background(), JWKSConfig{
-		Issuer: idp.Issuer(), Audiences: []string{idptest.DemoAPI},
-		Algorithms: append([]string{"HS256"}, defaultAlgorithms...), SharedSecret: secret,
-	}, WithClock(idp.Now))
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { v.Close() })
+	v, secret := withSharedSecret(f, idp)
 	c, _ := idp.UserClaims(idptest.ClaimsRequest{Username: "alice", ClientID: "venue-app", Audience: idptest.DemoAPI})
 	tok, _ := idp.Mint(c)
 	_, rest, _ := strings.Cut(tok, ".")

@@ -13,6 +13,22 @@ import (
 	"github.com/authgate/authgate/idptest"
 )
 
+// withSharedSecret is a JWKS validator of idp's keys that also takes
+// HS256 with the secret it returns.
+func withSharedSecret(tb testing.TB, idp *idptest.Server) (*JWKS, []byte) {
+	tb.Helper()
+	secret := bytes.Repeat([]byte("k"), 32)
+	v, err := NewJWKS(context.Background(), JWKSConfig{
+		Issuer: idp.Issuer(), Audiences: []string{idptest.DemoAPI},
+		Algorithms: append([]string{"HS256"}, defaultAlgorithms...), SharedSecret: secret,
+	}, WithClock(idp.Now))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { v.Close() })
+	return v, secret
+}
+
 // FuzzCompact holds the compact path (parseHeader, verifyCompact) to jwx's
 // (jws.Parse, jws.Verify with the key provider) on every token whose header
 // parseHeader reads: jwx must read the same header — alg, kid and typ, and
@@ -31,15 +47,7 @@ func FuzzCompact(f *testing.F) {
 		}
 		kids = append(kids, kid)
 	}
-	secret := bytes.Repeat([]byte("k"), 32)
-	v, err := NewJWKS(context.Background(), JWKSConfig{
-		Issuer: idp.Issuer(), Audiences: []string{idptest.DemoAPI},
-		Algorithms: append([]string{"HS256"}, defaultAlgorithms...), SharedSecret: secret,
-	}, WithClock(idp.Now))
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { v.Close() })
+	v, secret := withSharedSecret(f, idp)
 	c, err := idp.UserClaims(idptest.ClaimsRequest{Username: "alice", ClientID: "venue-app", Audience: idptest.DemoAPI, Organization: "org_acme"})
 	if err != nil {
 		f.Fatal(err)
