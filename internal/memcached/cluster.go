@@ -82,8 +82,8 @@ type Cluster struct {
 type node struct {
 	addr        string
 	read, write *memcache.Client
-	multi       *getter // the multi-key reads (GetMulti)
-	pipes       *pipes  // pipelined writes, on the write timeout
+	multi       *conns // the multi-key reads (GetMulti), on the read timeout
+	pipes       *conns // pipelined writes, on the write timeout
 	b           *breaker
 
 	mu       sync.Mutex    // guards hints, lost, rejoined and probing, and b's closing (see rejoin)
@@ -128,11 +128,11 @@ func NewCluster(nodes []Node, cfg ClusterConfig) (*Cluster, error) {
 		if err != nil {
 			return nil, err
 		}
-		multi, err := newGetter(nd.Addr, cfg.ReadTimeout, cfg.MaxIdleConns)
+		multi, err := newConns(nd.Addr, cfg.ReadTimeout, cfg.MaxIdleConns)
 		if err != nil {
 			return nil, err
 		}
-		pipes, err := newPipes(nd.Addr, cfg.WriteTimeout, cfg.MaxIdleConns)
+		pipes, err := newConns(nd.Addr, cfg.WriteTimeout, cfg.MaxIdleConns)
 		if err != nil {
 			return nil, err
 		}

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// TestGetterAnswers: the getter reads memcached's answers to gets — hits
+// TestGetterAnswers: getMulti reads memcached's answers to gets — hits
 // in the order asked, misses skipped — and refuses, as an error, whatever
 // else a server (or something posing as one) answers.
 func TestGetterAnswers(t *testing.T) {
@@ -44,7 +44,7 @@ func TestGetterAnswers(t *testing.T) {
 					c.Write([]byte(tc.answer))
 				}
 			}()
-			g, err := newGetter(ln.Addr().String(), time.Second, 2)
+			g, err := newConns(ln.Addr().String(), time.Second, 2)
 			if err != nil {
 				t.Fatal(err)
 			}

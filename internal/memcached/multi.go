@@ -16,7 +16,7 @@ import (
 // order of keys, and fails only when no node answered for any key; a key
 // none of whose nodes answered has both Errs set. Its items carry their
 // CAS ids. The last node is read in the caller's goroutine, over
-// connections of the node's own (see getter), so that reading one node
+// connections of the node's own (see conns), so that reading one node
 // starts no goroutine.
 //
 // Reading both copies costs no round trip more than reading one: the

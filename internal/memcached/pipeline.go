@@ -1,12 +1,10 @@
 package memcached
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strconv"
 	"time"
 
@@ -133,55 +131,19 @@ type op struct {
 	expire bool
 }
 
-// pipes are one node's raw connections for pipelined writes, bounded by
-// the write timeout as gomemcache's are.
-type pipes struct {
-	addr    net.Addr
-	timeout time.Duration
-	idle    chan *pipe
-}
-
-// pipe is one raw connection with its buffers.
-type pipe struct {
-	conn net.Conn
-	r    *bufio.Reader
-	w    *bufio.Writer
-}
-
-func newPipes(addr string, timeout time.Duration, maxIdle int) (*pipes, error) {
-	var ss memcache.ServerList
-	if err := ss.SetServers(addr); err != nil {
-		return nil, fmt.Errorf("memcached: servers %q: %w", addr, err)
-	}
-	a, err := ss.PickServer("")
-	if err != nil {
-		return nil, err
-	}
-	return &pipes{addr: a, timeout: timeout, idle: make(chan *pipe, maxIdle)}, nil
-}
-
 // run sends ops (whose keys are legal) on one connection, all written
 // before any answer is read, and returns each one's answer: nil when
 // stored, or for an expire also when the item had changed or gone. err is
 // a failure of the connection, in which case nothing is known of the ops.
-func (ps *pipes) run(ops []op) (answers []error, err error) {
-	p, err := ps.get()
-	if err != nil {
-		return nil, err
-	}
-	answers, err = p.run(ops, time.Now().Add(ps.timeout))
-	if err != nil {
-		p.conn.Close()
-		return nil, err
-	}
-	ps.put(p)
-	return answers, nil
+func (cs *conns) run(ops []op) (answers []error, err error) {
+	err = cs.exchange(func(c *rawConn) (err error) {
+		answers, err = c.run(ops)
+		return err
+	})
+	return answers, err
 }
 
-func (p *pipe) run(ops []op, deadline time.Time) ([]error, error) {
-	if err := p.conn.SetDeadline(deadline); err != nil {
-		return nil, err
-	}
+func (p *rawConn) run(ops []op) ([]error, error) {
 	for _, o := range ops {
 		it := o.item
 		if o.expire {
@@ -218,42 +180,4 @@ func (p *pipe) run(ops []op, deadline time.Time) ([]error, error) {
 		}
 	}
 	return answers, nil
-}
-
-func (ps *pipes) get() (*pipe, error) {
-	select {
-	case p := <-ps.idle:
-		return p, nil
-	default:
-	}
-	conn, err := net.DialTimeout(ps.addr.Network(), ps.addr.String(), ps.timeout)
-	if err != nil {
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			return nil, &memcache.ConnectTimeoutError{Addr: ps.addr}
-		}
-		return nil, err
-	}
-	return &pipe{conn: conn, r: bufio.NewReader(conn), w: bufio.NewWriter(conn)}, nil
-}
-
-func (ps *pipes) put(p *pipe) {
-	select {
-	case ps.idle <- p:
-	default:
-		p.conn.Close()
-	}
-}
-
-// close closes the idle connections.
-func (ps *pipes) close() error {
-	var errs []error
-	for {
-		select {
-		case p := <-ps.idle:
-			errs = append(errs, p.conn.Close())
-		default:
-			return errors.Join(errs...)
-		}
-	}
 }

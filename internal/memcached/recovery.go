@@ -181,7 +181,8 @@ func (c *Cluster) rejoin(n *node) bool {
 	// turn, one connection per cooldown. Probe and replay on fresh ones.
 	_ = n.read.Close()
 	_ = n.write.Close()
-	_ = n.pipes.close()
+	_ = n.multi.dropIdle()
+	_ = n.pipes.dropIdle()
 	ctx := context.Background()
 	if err := c.do(ctx, n, "version", false, (*memcache.Client).Ping); err != nil {
 		return false
