@@ -282,6 +282,17 @@ func (a *Authenticator) sharedDigest(d cache.Digest) cache.Digest {
 	return sha256.Sum256(buf[:])
 }
 
+// SharedKeyName returns the memcached key under which token's validation
+// is kept in the shared tier ("" without one): for tools that look at
+// memcached directly, as cache.Memcache.KeyName. Nothing is read or
+// written.
+func (a *Authenticator) SharedKeyName(token string) string {
+	if a.o.shared == nil {
+		return ""
+	}
+	return a.o.shared.KeyName(a.sharedDigest(cache.DigestOf(token)))
+}
+
 // Authenticate returns the Principal of token, or an error matching
 // claims.ErrInvalidToken or claims.ErrUnavailable (or the context's error
 // when ctx ends first). On an in-process hit it does not allocate.

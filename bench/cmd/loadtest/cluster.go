@@ -3,8 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/hkdf"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,10 +14,12 @@ import (
 	"strings"
 	"time"
 
+	"go.uber.org/zap"
+
+	"github.com/authgate/authgate/authn"
 	"github.com/authgate/authgate/cache"
 	"github.com/authgate/authgate/claims"
 	"github.com/authgate/authgate/internal/memcachedtest"
-	"github.com/authgate/authgate/tokenvalidator"
 )
 
 // The classes of new tokens in cluster mode, by where the venue instances
@@ -76,7 +76,7 @@ func (w *world) clusterPhase(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer place.cluster.Close()
+	defer place.close()
 
 	fresh, err := w.mint(ctx, min(w.c.newPerSecond*int(w.c.duration.Seconds()+1), 5000)+1, time.Hour)
 	if err != nil {
@@ -240,14 +240,13 @@ func nodeUp(ctx context.Context, client *http.Client, instance, node string) (fl
 }
 
 // placement predicts where the venue instances keep a token's shared
-// entry, from what they are configured with: the key name authn gives it
-// (a keyed hash of the token's digest bound to the validator's policy and
-// the enricher's name, under keys Setup derives from AUTHGATE_SECRET) and
-// the node the ketama continuum places that name on. It repeats authn's
-// derivation, so check verifies it against a real instance before a run.
+// entry: the key name an authn.Setup configured as the venue configures
+// its own gives it (authn.Authenticator.SharedKeyName: a keyed hash of the
+// token bound to the validators' policy and the enricher's name), and the
+// node the ketama continuum places that name on. check verifies it against
+// a real instance before a run.
 type placement struct {
-	binding [sha256.Size]byte
-	names   *cache.Memcache
+	gate    *authn.Gate
 	cluster *cache.Cluster
 }
 
@@ -255,41 +254,30 @@ type placement struct {
 const venueEnricher = "datasets-v1"
 
 func (w *world) newPlacement(ctx context.Context, servers []string) (*placement, error) {
-	// The validator authn.Setup builds for the venue: its policy is what
-	// entries are bound to.
-	v, err := tokenvalidator.NewJWKS(ctx, tokenvalidator.JWKSConfig{Issuer: w.idp.Issuer(), Audiences: []string{api},
-		Mapping: claims.Mapping{FirstPartyClients: []string{"venue-app"}}})
+	gate, err := authn.Setup(ctx, authn.SetupConfig{
+		Issuer: w.idp.Issuer(), Audience: api, ClientID: "venue-app", ClientSecret: "venue-app-secret",
+		MemcacheServers: servers, Namespace: venueNamespace, Secret: []byte(w.secret),
+	}, authn.WithEnricher(venueEnricher, authn.EnricherFunc(func(context.Context, *claims.Principal) (map[string][]string, error) {
+		return nil, nil
+	})), authn.WithLogger(zap.NewNop()))
 	if err != nil {
 		return nil, err
 	}
-	fp := v.Policy().Fingerprint()
-	v.Close()
-	h := sha256.New()
-	h.Write([]byte("authgate authn shared entries v1\x00"))
-	h.Write(fp[:])
-	h.Write([]byte(venueEnricher))
-	p := &placement{binding: [sha256.Size]byte(h.Sum(nil))}
-	hashKey, err := hkdf.Key(sha256.New, []byte(w.secret), nil, "authgate cache names", 32)
-	if err != nil {
-		return nil, err
-	}
+	p := &placement{gate: gate}
 	if p.cluster, err = cache.NewCluster(servers, cache.ClusterConfig{}); err != nil {
-		return nil, err
-	}
-	p.names, err = cache.NewMemcache(p.cluster, cache.MemcacheConfig{Namespace: venueNamespace, HashKey: hashKey,
-		MACKeys: []cache.MACKey{{ID: 1, Secret: make([]byte, 32)}}})
-	if err != nil {
-		p.cluster.Close()
+		gate.Close()
 		return nil, err
 	}
 	return p, nil
 }
 
-// key is the memcached key of token's shared entry.
-func (p *placement) key(token string) string {
-	d := cache.DigestOf(token)
-	return p.names.KeyName(sha256.Sum256(append(p.binding[:], d[:]...)))
+func (p *placement) close() {
+	p.cluster.Close()
+	p.gate.Close()
 }
+
+// key is the memcached key of token's shared entry.
+func (p *placement) key(token string) string { return p.gate.Authenticator.SharedKeyName(token) }
 
 // check sends token, which no instance has seen, to instance, and looks
 // for its entry on the node placement predicts.
